@@ -1,0 +1,1 @@
+"""The evidencehub command line (Typer). Thin: parse input, call a service, render output."""

@@ -1,0 +1,87 @@
+"""Entry point: global options, command registration, and errors → exit codes.
+
+Exit codes: 0 ok, 1 unexpected, 2 bad input (and usage errors), 3 configuration
+error, 4 not found, 5 conflict, 6 remote error, 7 unavailable — see errors.py.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from evidencehub import __version__
+from evidencehub.cli import config_cmd, demo_cmd, ingest_cmd, init_cmd, runs_cmd
+from evidencehub.cli.context import CliContext
+from evidencehub.cli.output import print_error
+from evidencehub.errors import EvidenceHubError
+
+app = typer.Typer(
+    name="evidencehub",
+    help="Test evidence per build: ingest, triage, audit, publish.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"evidencehub {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    env: Annotated[
+        str | None,
+        typer.Option("--env", envvar="EVIDENCEHUB_ENV", help="Named environment from the config file."),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", envvar="EVIDENCEHUB_CONFIG_FILE", help="YAML config file with environments."
+        ),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", envvar="EVIDENCEHUB_DATA_DIR", help="Where local state lives."),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """Global options apply to every command."""
+    ctx.obj = CliContext(env=env, config_file=config, overrides={"data_dir": data_dir})
+
+
+init_cmd.register(app)
+ingest_cmd.register(app)
+demo_cmd.register(app)
+app.add_typer(runs_cmd.app, name="runs")
+app.add_typer(config_cmd.app, name="config")
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code (tests call this directly)."""
+    command = typer.main.get_command(app)
+    try:
+        # Standalone mode renders usage errors (exit 2) and always ends in SystemExit.
+        command.main(args=argv, prog_name="evidencehub", standalone_mode=True)
+    except SystemExit as exit_:
+        code = exit_.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    except EvidenceHubError as error:
+        print_error(error)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def main() -> None:
+    sys.exit(run())

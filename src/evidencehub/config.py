@@ -1,0 +1,271 @@
+"""The one settings object of evidencehub.
+
+Every option can be set, from highest to lowest precedence, by an explicit
+override (a CLI flag), an ``EVIDENCEHUB_*`` environment variable (nested groups
+use ``__``: ``EVIDENCEHUB_INGEST__MAX_FILE_MB=512``), the chosen environment of
+the YAML config file, the file's ``defaults`` section, and the built-in default.
+
+The YAML file has the shape::
+
+    defaults:            # applies to every environment
+      ingest: {max_output_kb: 128}
+    environments:
+      local: {}
+      staging: {database_url: "postgresql+psycopg://evidence@db/evidence"}
+      production: {...}
+
+The environment is chosen by ``--env`` or ``EVIDENCEHUB_ENV`` (default ``local``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from evidencehub.errors import ConfigError
+
+ENV_PREFIX = "EVIDENCEHUB_"
+DEFAULT_ENVIRONMENT = "local"
+MASK = "**********"
+
+
+def default_data_dir() -> Path:
+    """The XDG data home for evidencehub (``~/.local/share/evidencehub``)."""
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
+    return base / "evidencehub"
+
+
+def default_config_candidates() -> list[Path]:
+    xdg = os.environ.get("XDG_CONFIG_HOME")
+    config_home = Path(xdg) if xdg else Path.home() / ".config"
+    return [Path("evidencehub.yaml"), config_home / "evidencehub" / "config.yaml"]
+
+
+class Section(BaseModel):
+    """Base of every settings group: unknown keys are an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class DatabaseSettings(Section):
+    pool_size: int = Field(10, ge=1, description="Connections kept open per process (PostgreSQL).")
+    max_overflow: int = Field(20, ge=0, description="Extra connections allowed above pool_size under load.")
+    pool_timeout_seconds: float = Field(30.0, gt=0, description="Wait for a free connection before failing.")
+    sqlite_busy_timeout_ms: int = Field(30_000, ge=0, description="SQLite: wait this long on a locked DB.")
+    echo: bool = Field(False, description="Log every SQL statement (debugging only).")
+
+
+class IngestSettings(Section):
+    max_file_mb: int = Field(4096, ge=1, description="Largest input accepted, after decompression.")
+    max_depth: int = Field(64, ge=4, description="Deepest XML element nesting accepted.")
+    max_field_kb: int = Field(1024, ge=1, description="Longest message, trace or attribute text kept.")
+    max_output_kb: int = Field(64, ge=0, description="stdout/stderr kept per test; the rest is cut off.")
+    batch_size: int = Field(5000, ge=1, description="Results written to the database per batch.")
+    progress_min_mb: float = Field(4.0, ge=0, description="Show a progress bar for inputs above this size.")
+
+
+class LogSettings(Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["console", "json"] = "console"
+
+
+class Settings(BaseSettings):
+    """Effective configuration. Build it with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    env: str = Field(DEFAULT_ENVIRONMENT, description="Named environment chosen from the config file.")
+    config_file: Path | None = Field(None, description="YAML config file with named environments.")
+    data_dir: Path = Field(default_factory=default_data_dir, description="Where local state lives.")
+    database_url: SecretStr | None = Field(
+        None,
+        description="SQLAlchemy URL; default is SQLite in the data dir (postgresql+psycopg://… at scale).",
+    )
+    queue_url: SecretStr | None = Field(None, description="Task queue; default huey on SQLite, or redis://…")
+    default_organization: str = Field("default", description="Organization used by the CLI.")
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "evidencehub.db"
+
+    def effective_database_url(self) -> str:
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{self.sqlite_path}"
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings as plain data with every secret and URL password masked."""
+        redacted: dict[str, Any] = _redact(self.model_dump(mode="python"))
+        return redacted
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlLayerSource(settings_cls))
+
+
+# The YAML layer chosen by load_settings() while it constructs Settings.
+_EMPTY_LAYER: Mapping[str, Any] = MappingProxyType({})
+_yaml_layer: ContextVar[Mapping[str, Any]] = ContextVar("evidencehub_yaml_layer", default=_EMPTY_LAYER)
+
+
+class _YamlLayerSource(PydanticBaseSettingsSource):
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return _yaml_layer.get().get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_yaml_layer.get())
+
+
+@contextmanager
+def _using_yaml_layer(layer: Mapping[str, Any]) -> Iterator[None]:
+    token = _yaml_layer.set(layer)
+    try:
+        yield
+    finally:
+        _yaml_layer.reset(token)
+
+
+def _deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read config file {path}: {exc.strerror}", details={"file": str(path)}
+        ) from exc
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(
+            f"config file {path}{where} is not valid YAML: {exc}", details={"file": str(path)}
+        ) from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping with 'defaults' and 'environments'")
+    unknown = set(data) - {"defaults", "environments"}
+    if unknown:
+        raise ConfigError(
+            f"config file {path}: unknown top-level key(s) {sorted(unknown)}; "
+            "expected 'defaults' and 'environments'",
+            details={"file": str(path)},
+        )
+    for section in ("defaults", "environments"):
+        if not isinstance(data.get(section) or {}, dict):
+            raise ConfigError(f"config file {path}: '{section}' must be a mapping")
+    return data
+
+
+def _find_config_file(explicit: Path | None) -> Path | None:
+    if explicit is not None:
+        return explicit
+    from_env = os.environ.get(f"{ENV_PREFIX}CONFIG_FILE") or os.environ.get(f"{ENV_PREFIX}CONFIG")
+    if from_env:
+        return Path(from_env)
+    return next((candidate for candidate in default_config_candidates() if candidate.is_file()), None)
+
+
+def known_environments(config: Mapping[str, Any]) -> list[str]:
+    names = set((config.get("environments") or {}).keys())
+    names.add(DEFAULT_ENVIRONMENT)
+    return sorted(names)
+
+
+def load_settings(
+    env: str | None = None,
+    config_file: Path | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build the effective settings.
+
+    Raises ConfigError when the config file is unreadable, the environment is
+    unknown (listing the known ones) or a value is invalid (naming the field).
+    """
+    path = _find_config_file(config_file)
+    config = _read_config_file(path) if path is not None else {}
+    chosen = env or os.environ.get(f"{ENV_PREFIX}ENV") or DEFAULT_ENVIRONMENT
+    environments: dict[str, Any] = config.get("environments") or {}
+    if chosen not in environments and chosen != DEFAULT_ENVIRONMENT:
+        where = f"in {path}" if path is not None else "(no config file found)"
+        raise ConfigError(
+            f"unknown environment '{chosen}' {where}; "
+            f"known environments: {', '.join(known_environments(config))}",
+            details={"environment": chosen, "known": known_environments(config)},
+        )
+    layer = _deep_merge(config.get("defaults") or {}, environments.get(chosen) or {})
+    layer["env"] = chosen
+    if path is not None:
+        layer["config_file"] = path
+    init = {key: value for key, value in overrides.items() if value is not None}
+    init.setdefault("env", chosen)
+    try:
+        with _using_yaml_layer(layer):
+            return Settings(**init)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()
+        )
+        source = f" (config file {path}, environment '{chosen}', or EVIDENCEHUB_* variables)" if path else ""
+        raise ConfigError(f"invalid settings{source}: {problems}") from None
+
+
+def mask_url_password(url: str) -> str:
+    """``postgresql://user:pw@host/db`` → ``postgresql://user:**********@host/db``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return MASK
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    userinfo = netloc[0].split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{userinfo}:{MASK}@{netloc[1]}"))
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        secret = value.get_secret_value()
+        return mask_url_password(secret) if "://" in secret else MASK
+    if isinstance(value, dict):
+        return {key: _redact(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact(item) for item in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value

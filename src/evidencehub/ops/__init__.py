@@ -1,0 +1,1 @@
+"""Operations: logging, health, metrics, runbook checks."""

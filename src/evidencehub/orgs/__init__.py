@@ -1,0 +1,1 @@
+"""Organizations: the tenants that own projects and everything below them."""

@@ -1,0 +1,1 @@
+"""Test results: parsing result files, storing runs, querying them."""

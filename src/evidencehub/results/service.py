@@ -1,0 +1,131 @@
+"""Queries over stored runs and results (no HTTP, no terminal)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, selectinload
+
+from evidencehub.errors import InputError, NotFoundError
+from evidencehub.orgs.model import Organization
+from evidencehub.results.model import Build, Project, Result, RunSource, Test, TestRun
+from evidencehub.results.schemas import ResultOut, RunSourceOut, RunSummary, RunTotals
+from evidencehub.results.status import Status
+
+
+def _summary(run: TestRun, build: Build, project: Project, sources: Sequence[RunSource]) -> RunSummary:
+    return RunSummary(
+        id=run.id,
+        project=project.key,
+        build=build.name,
+        release=build.release,
+        name=run.name,
+        environment=run.environment,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        created_at=run.created_at,
+        totals=RunTotals(
+            tests=run.tests,
+            passed=run.passed,
+            failures=run.failures,
+            errors=run.errors,
+            skipped=run.skipped,
+            flaky=run.flaky,
+            duration_ms=run.duration_ms,
+        ),
+        sources=[RunSourceOut.model_validate(source) for source in sources],
+    )
+
+
+def _runs_query(organization_id: int | None) -> Select[TestRun, Build, Project]:
+    query = (
+        select(TestRun, Build, Project)
+        .join(Build, Build.id == TestRun.build_id)
+        .join(Project, Project.id == Build.project_id)
+    )
+    if organization_id is not None:
+        query = query.where(Project.organization_id == organization_id)
+    return query
+
+
+def run_summary(session: Session, run_id: int, *, organization_id: int | None = None) -> RunSummary:
+    """The run with its totals and source files; NotFoundError when absent (or in another organization)."""
+    row = session.execute(
+        _runs_query(organization_id).where(TestRun.id == run_id).options(selectinload(TestRun.sources))
+    ).one_or_none()
+    if row is None:
+        raise NotFoundError(f"run {run_id} does not exist", details={"run": run_id})
+    run, build, project = row
+    return _summary(run, build, project, run.sources)
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    organization_id: int | None = None
+    project: str | None = None
+    build: str | None = None
+    release: str | None = None
+    limit: int = 50
+    before_id: int | None = None  # keyset paging: runs older than this id
+
+
+def list_runs(session: Session, run_filter: RunFilter) -> list[RunSummary]:
+    """Runs newest first, without their source lists."""
+    if not 1 <= run_filter.limit <= 1000:
+        raise InputError("limit must be between 1 and 1000", details={"parameter": "limit"})
+    query = _runs_query(run_filter.organization_id)
+    if run_filter.project:
+        query = query.where(Project.key == run_filter.project)
+    if run_filter.build:
+        query = query.where(Build.name == run_filter.build)
+    if run_filter.release:
+        query = query.where(Build.release == run_filter.release)
+    if run_filter.before_id is not None:
+        query = query.where(TestRun.id < run_filter.before_id)
+    rows = session.execute(query.order_by(TestRun.id.desc()).limit(run_filter.limit)).all()
+    return [_summary(run, build, project, []) for run, build, project in rows]
+
+
+def run_results(
+    session: Session,
+    run_id: int,
+    *,
+    statuses: Sequence[Status] | None = None,
+    limit: int = 100,
+    after_id: int | None = None,
+) -> list[ResultOut]:
+    """Results of a run in id order, optionally by status, keyset-paged by ``after_id``."""
+    if not 1 <= limit <= 10_000:
+        raise InputError("limit must be between 1 and 10000", details={"parameter": "limit"})
+    query = (
+        select(Result, Test)
+        .join(Test, Test.id == Result.test_id)
+        .where(Result.run_id == run_id)
+        .order_by(Result.id)
+        .limit(limit)
+    )
+    if statuses:
+        query = query.where(Result.status.in_([status.value for status in statuses]))
+    if after_id is not None:
+        query = query.where(Result.id > after_id)
+    return [
+        ResultOut(
+            id=result.id,
+            test_key=test.key,
+            classname=test.classname,
+            name=test.name,
+            status=result.status,
+            duration_ms=result.duration_ms,
+            failure_type=result.failure_type,
+            message=result.message,
+            flaky=result.flaky,
+            attempts=len(result.attempts or []),
+        )
+        for result, test in session.execute(query).all()
+    ]
+
+
+def organization_id_for(session: Session, slug: str) -> int | None:
+    return session.scalar(select(Organization.id).where(Organization.slug == slug))
