@@ -76,6 +76,79 @@ class IngestSettings(Section):
     progress_min_mb: float = Field(4.0, ge=0, description="Show a progress bar for inputs above this size.")
 
 
+class RateLimit(Section):
+    """A token bucket: ``burst`` requests at once, refilled at ``per_minute`` a minute."""
+
+    per_minute: int = Field(ge=1, description="Sustained requests a minute.")
+    burst: int = Field(ge=1, description="Requests allowed at once from a full bucket.")
+
+
+class WebSettings(Section):
+    host: str = Field("127.0.0.1", description="Address `evidencehub serve` listens on.")
+    port: int = Field(8000, ge=0, le=65535, description="Port `evidencehub serve` listens on (0: any free).")
+    workers: int = Field(1, ge=1, description="uvicorn worker processes.")
+    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS (none: off).")
+    max_upload_mb: int = Field(512, ge=1, description="Largest request body accepted (result uploads).")
+    max_body_kb: int = Field(1024, ge=1, description="Largest body of any other request (JSON).")
+    default_page_size: int = Field(50, ge=1, description="List endpoints: items per page by default.")
+    max_page_size: int = Field(1000, ge=1, description="List endpoints: most items per page.")
+    rate_limit_enabled: bool = Field(True, description="Answer 429 when a caller exceeds its rate.")
+    rate_limit_user: RateLimit = Field(
+        default_factory=lambda: RateLimit(per_minute=600, burst=100),
+        description="Per signed-in user.",
+    )
+    rate_limit_token: RateLimit = Field(
+        default_factory=lambda: RateLimit(per_minute=1200, burst=200),
+        description="Per API token (CI uploads).",
+    )
+    rate_limit_ip: RateLimit = Field(
+        default_factory=lambda: RateLimit(per_minute=300, burst=60),
+        description="Per client address, for requests without credentials (sign-in included).",
+    )
+    metrics_public: bool = Field(True, description="Serve /metrics without credentials (scrapers).")
+    temp_dir: Path | None = Field(None, description="Where uploads are spooled (default: <data_dir>/tmp).")
+
+
+class AuthSettings(Section):
+    jwt_secret: SecretStr | None = Field(
+        None, description="HMAC key for access tokens; generated into <data_dir>/jwt-secret when unset."
+    )
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    issuer: str = Field("evidencehub", description="The `iss` claim of access tokens.")
+    access_token_minutes: float = Field(15, gt=0, description="Lifetime of an access token.")
+    refresh_token_days: float = Field(14, gt=0, description="Lifetime of a refresh token.")
+    clock_tolerance_seconds: int = Field(
+        0, ge=0, le=3600, description="Leeway for clock skew when checking token times (e.g. 300)."
+    )
+    argon2_time_cost: int = Field(3, ge=1, description="argon2id iterations.")
+    argon2_memory_kib: int = Field(65536, ge=8, description="argon2id memory in KiB.")
+    argon2_parallelism: int = Field(4, ge=1, description="argon2id lanes.")
+    permission_cache_seconds: float = Field(
+        60, ge=0, description="How long a member's permissions are cached (changes refresh at once)."
+    )
+
+
+class QueueSettings(Section):
+    name: str = Field("evidencehub", description="Queue name (Redis key prefix / SQLite queue).")
+    consumer_threads: int = Field(2, ge=0, description="Worker threads inside `serve` (embedded queue).")
+    socket_timeout_seconds: float = Field(2.0, gt=0, description="Redis connect/read timeout.")
+    retries: int = Field(3, ge=0, description="Retries of a task that failed on a transient error.")
+    retry_delay_seconds: float = Field(2.0, ge=0, description="First retry delay (doubles each time).")
+
+
+class ReportSettings(Section):
+    execution_timeout_seconds: float = Field(
+        600, gt=0, description="An execution still processing after this is marked timed_out."
+    )
+    chromium_path: Path | None = Field(
+        None, description="Chromium for PDF output (default: `chromium` on PATH, e.g. Debian's)."
+    )
+    pdf_timeout_seconds: float = Field(120, gt=0, description="Longest a PDF rendering may take.")
+    queued_timeout_seconds: float = Field(
+        3600, gt=0, description="An execution never picked up after this is marked failed."
+    )
+
+
 class LogSettings(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["console", "json"] = "console"
@@ -103,6 +176,10 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    queue: QueueSettings = Field(default_factory=QueueSettings)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
 
     @property
     def sqlite_path(self) -> Path:

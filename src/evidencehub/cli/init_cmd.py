@@ -17,6 +17,7 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     ) -> None:
         """Create the data dir and apply database migrations (safe to run again)."""
+        from evidencehub.auth.tokens import ensure_jwt_secret
         from evidencehub.db.migrate import pending_revisions, upgrade
         from evidencehub.orgs.service import ensure_organization
 
@@ -29,6 +30,7 @@ def register(app: typer.Typer) -> None:
             upgrade(database)
         with database.session() as session:
             ensure_organization(session, settings.default_organization)
+        ensure_jwt_secret(settings)  # mode 0600 in the data dir, unless auth.jwt_secret is set
         if as_json:
             print_json(
                 {

@@ -11,6 +11,8 @@ import importlib
 MODEL_MODULES = (
     "evidencehub.orgs.model",
     "evidencehub.results.model",
+    "evidencehub.auth.model",
+    "evidencehub.reports.model",
 )
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from evidencehub.errors import InputError, NotFoundError
 from evidencehub.orgs.model import Organization
+from evidencehub.orgs.schemas import OrganizationOut
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 
@@ -38,3 +39,21 @@ def ensure_organization(session: Session, slug: str, name: str | None = None) ->
         session.add(organization)
         session.flush()
     return organization
+
+
+def organization_out(session: Session, organization_id: int) -> OrganizationOut:
+    organization = session.get(Organization, organization_id)
+    if organization is None:
+        raise NotFoundError(f"organization {organization_id} does not exist")
+    return OrganizationOut(
+        id=organization.id, slug=organization.slug, name=organization.name, created_at=organization.created_at
+    )
+
+
+def rename_organization(session: Session, organization_id: int, name: str) -> OrganizationOut:
+    organization = session.get(Organization, organization_id)
+    if organization is None:
+        raise NotFoundError(f"organization {organization_id} does not exist")
+    organization.name = name.strip() or organization.slug
+    session.flush()
+    return organization_out(session, organization_id)

@@ -70,3 +70,24 @@ class ResultOut(BaseModel):
     message: str | None
     flaky: bool
     attempts: int
+
+
+class ProjectOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    key: str
+    name: str
+    created_at: dt.datetime
+
+
+class BuildOut(BaseModel):
+    id: int
+    project: str
+    project_id: int
+    name: str
+    release: str | None
+    commit: str | None
+    branch: str | None
+    ci_url: str | None
+    created_at: dt.datetime

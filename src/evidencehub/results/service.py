@@ -11,7 +11,14 @@ from sqlalchemy.orm import Session, selectinload
 from evidencehub.errors import InputError, NotFoundError
 from evidencehub.orgs.model import Organization
 from evidencehub.results.model import Build, Project, Result, RunSource, Test, TestRun
-from evidencehub.results.schemas import ResultOut, RunSourceOut, RunSummary, RunTotals
+from evidencehub.results.schemas import (
+    BuildOut,
+    ProjectOut,
+    ResultOut,
+    RunSourceOut,
+    RunSummary,
+    RunTotals,
+)
 from evidencehub.results.status import Status
 
 
@@ -129,3 +136,87 @@ def run_results(
 
 def organization_id_for(session: Session, slug: str) -> int | None:
     return session.scalar(select(Organization.id).where(Organization.slug == slug))
+
+
+def ensure_run_visible(session: Session, run_id: int, organization_id: int) -> None:
+    """NotFoundError unless the run exists in the organization (the same answer either way)."""
+    found = session.scalar(
+        select(TestRun.id)
+        .join(Build, Build.id == TestRun.build_id)
+        .join(Project, Project.id == Build.project_id)
+        .where(TestRun.id == run_id, Project.organization_id == organization_id)
+    )
+    if found is None:
+        raise NotFoundError(f"run {run_id} does not exist", details={"run": run_id})
+
+
+def list_projects(
+    session: Session, organization_id: int, *, limit: int, after_id: int | None = None
+) -> list[ProjectOut]:
+    """Projects of the organization in id order, keyset-paged by ``after_id``."""
+    query = (
+        select(Project).where(Project.organization_id == organization_id).order_by(Project.id).limit(limit)
+    )
+    if after_id is not None:
+        query = query.where(Project.id > after_id)
+    return [ProjectOut.model_validate(project) for project in session.scalars(query)]
+
+
+def get_project(session: Session, organization_id: int, project_id: int) -> ProjectOut:
+    project = session.scalar(
+        select(Project).where(Project.id == project_id, Project.organization_id == organization_id)
+    )
+    if project is None:
+        raise NotFoundError(f"project {project_id} does not exist", details={"project": project_id})
+    return ProjectOut.model_validate(project)
+
+
+def _build_out(build: Build, project: Project) -> BuildOut:
+    return BuildOut(
+        id=build.id,
+        project=project.key,
+        project_id=project.id,
+        name=build.name,
+        release=build.release,
+        commit=build.commit,
+        branch=build.branch,
+        ci_url=build.ci_url,
+        created_at=build.created_at,
+    )
+
+
+def list_builds(
+    session: Session,
+    organization_id: int,
+    *,
+    project_id: int | None = None,
+    release: str | None = None,
+    limit: int,
+    before_id: int | None = None,
+) -> list[BuildOut]:
+    """Builds of the organization, newest first, keyset-paged by ``before_id``."""
+    query = (
+        select(Build, Project)
+        .join(Project, Project.id == Build.project_id)
+        .where(Project.organization_id == organization_id)
+        .order_by(Build.id.desc())
+        .limit(limit)
+    )
+    if project_id is not None:
+        query = query.where(Build.project_id == project_id)
+    if release:
+        query = query.where(Build.release == release)
+    if before_id is not None:
+        query = query.where(Build.id < before_id)
+    return [_build_out(build, project) for build, project in session.execute(query).all()]
+
+
+def get_build(session: Session, organization_id: int, build_id: int) -> BuildOut:
+    row = session.execute(
+        select(Build, Project)
+        .join(Project, Project.id == Build.project_id)
+        .where(Build.id == build_id, Project.organization_id == organization_id)
+    ).one_or_none()
+    if row is None:
+        raise NotFoundError(f"build {build_id} does not exist", details={"build": build_id})
+    return _build_out(row[0], row[1])

@@ -1,0 +1,1 @@
+"""Report definitions per organization and their executions on the task queue (HTML and PDF)."""

@@ -1,0 +1,249 @@
+"""What each kind of report says, as a neutral document (sections of text and tables).
+
+Builders read through other domains' services only. A domain can add or
+replace a kind with :func:`register_kind` (the audit domain registers "audit").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from evidencehub.errors import InputError
+from evidencehub.reports.schemas import ReportParameters
+from evidencehub.results.schemas import RunSummary
+from evidencehub.results.service import RunFilter, list_runs, run_results
+from evidencehub.results.status import Status
+
+
+@dataclass
+class Table:
+    columns: list[str]
+    rows: list[list[str]]
+    numeric: set[int] = field(default_factory=set)  # column indexes aligned right
+
+
+@dataclass
+class Section:
+    heading: str
+    paragraphs: list[str] = field(default_factory=list)
+    table: Table | None = None
+
+
+@dataclass
+class ReportDocument:
+    title: str
+    subtitle: str
+    organization: str
+    generated_at: dt.datetime
+    sections: list[Section] = field(default_factory=list)
+
+
+Builder = Callable[[Session, int, ReportParameters], list[Section]]
+_BUILDERS: dict[str, Builder] = {}
+
+
+def register_kind(kind: str, builder: Builder) -> None:
+    _BUILDERS[kind] = builder
+
+
+def available_kinds() -> list[str]:
+    return sorted(_BUILDERS)
+
+
+def build_sections(
+    session: Session, kind: str, organization_id: int, parameters: ReportParameters
+) -> list[Section]:
+    builder = _BUILDERS.get(kind)
+    if builder is None:
+        raise InputError(
+            f"report kind '{kind}' has no builder in this installation; "
+            f"available: {', '.join(available_kinds())}",
+            details={"kind": kind},
+        )
+    return builder(session, organization_id, parameters)
+
+
+def _runs(
+    session: Session, organization_id: int, parameters: ReportParameters, limit: int
+) -> list[RunSummary]:
+    return list_runs(
+        session,
+        RunFilter(
+            organization_id=organization_id,
+            project=parameters.project,
+            build=parameters.build,
+            release=parameters.release,
+            limit=limit,
+        ),
+    )
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "–"
+
+
+def _runs_table(runs: list[RunSummary]) -> Table:
+    return Table(
+        columns=[
+            "run",
+            "project",
+            "build",
+            "release",
+            "environment",
+            "tests",
+            "passed",
+            "failures",
+            "errors",
+            "skipped",
+            "flaky",
+            "pass rate",
+        ],
+        rows=[
+            [
+                str(run.id),
+                run.project,
+                run.build,
+                run.release or "",
+                run.environment or "",
+                str(run.totals.tests),
+                str(run.totals.passed),
+                str(run.totals.failures),
+                str(run.totals.errors),
+                str(run.totals.skipped),
+                str(run.totals.flaky),
+                _percent(run.totals.passed, run.totals.tests - run.totals.skipped),
+            ]
+            for run in runs
+        ],
+        numeric={0, 5, 6, 7, 8, 9, 10, 11},
+    )
+
+
+def _failures(
+    session: Session, runs: list[RunSummary], limit: int
+) -> list[tuple[RunSummary, str, str, str, str]]:
+    found: list[tuple[RunSummary, str, str, str, str]] = []
+    for run in runs:
+        remaining = limit - len(found)
+        if remaining <= 0:
+            break
+        for result in run_results(
+            session, run.id, statuses=[Status.FAILED, Status.ERROR], limit=min(remaining, 10_000)
+        ):
+            first_line = (result.message or "").strip().splitlines()[0] if result.message else ""
+            found.append((run, result.test_key, result.status, result.failure_type or "", first_line[:300]))
+    return found
+
+
+def evidence_sections(session: Session, organization_id: int, parameters: ReportParameters) -> list[Section]:
+    runs = _runs(session, organization_id, parameters, limit=1000)
+    if not runs:
+        return [Section("Runs", ["No runs match this report's project, build and release."])]
+    totals = Counter[str]()
+    for run in runs:
+        totals.update(
+            run.totals.model_dump(include={"tests", "passed", "failures", "errors", "skipped", "flaky"})
+        )
+    executed = totals["tests"] - totals["skipped"]
+    summary = Section(
+        "Summary",
+        [
+            f"{len(runs)} run(s), {totals['tests']} test results: {totals['passed']} passed, "
+            f"{totals['failures']} failed, {totals['errors']} errors, {totals['skipped']} skipped, "
+            f"{totals['flaky']} flaky. Pass rate of executed tests: {_percent(totals['passed'], executed)}."
+        ],
+    )
+    failures = _failures(session, runs, parameters.max_failures)
+    failure_section = Section(
+        "Failures and errors",
+        [] if failures else ["None: every executed test passed."],
+        Table(
+            ["run", "test", "status", "type", "message"],
+            [[str(r.id), key, status, kind, message] for r, key, status, kind, message in failures],
+            {0},
+        )
+        if failures
+        else None,
+    )
+    if len(failures) >= parameters.max_failures:
+        failure_section.paragraphs.append(f"Only the first {parameters.max_failures} are listed.")
+    return [summary, Section("Runs", table=_runs_table(runs)), failure_section]
+
+
+def triage_sections(session: Session, organization_id: int, parameters: ReportParameters) -> list[Section]:
+    runs = _runs(session, organization_id, parameters, limit=1000)
+    failures = _failures(session, runs, parameters.max_failures)
+    if not failures:
+        return [Section("Failure groups", ["No failures or errors in the runs this report covers."])]
+    groups = Counter(
+        (kind or status, message.split(":", 1)[0][:120]) for _run, _key, status, kind, message in failures
+    )
+    tests = Counter(key for _run, key, *_ in failures)
+    return [
+        Section(
+            "Failure groups",
+            [f"{len(failures)} failing results in {len(runs)} run(s), grouped by failure type and message."],
+            Table(
+                ["type", "message starts with", "results"],
+                [[kind, message, str(count)] for (kind, message), count in groups.most_common()],
+                {2},
+            ),
+        ),
+        Section(
+            "Tests failing most often",
+            table=Table(
+                ["test", "failing results"], [[key, str(count)] for key, count in tests.most_common(50)], {1}
+            ),
+        ),
+    ]
+
+
+def trend_sections(session: Session, organization_id: int, parameters: ReportParameters) -> list[Section]:
+    runs = _runs(session, organization_id, parameters.model_copy(update={"build": None}), limit=1000)
+    by_build: dict[tuple[str, str], list[RunSummary]] = {}
+    for run in runs:
+        by_build.setdefault((run.project, run.build), []).append(run)
+    recent = list(by_build.items())[: parameters.builds]
+    if not recent:
+        return [Section("Trend", ["No builds match this report's project and release."])]
+    rows = []
+    for (project, build), build_runs in reversed(recent):
+        tests = sum(run.totals.tests for run in build_runs)
+        passed = sum(run.totals.passed for run in build_runs)
+        skipped = sum(run.totals.skipped for run in build_runs)
+        failing = sum(run.totals.failures + run.totals.errors for run in build_runs)
+        flaky = sum(run.totals.flaky for run in build_runs)
+        minutes = sum(run.totals.duration_ms for run in build_runs) / 60000
+        rows.append(
+            [
+                project,
+                build,
+                str(len(build_runs)),
+                str(tests),
+                str(failing),
+                str(flaky),
+                _percent(passed, tests - skipped),
+                f"{minutes:.1f}",
+            ]
+        )
+    return [
+        Section(
+            "Trend by build",
+            [f"The {len(rows)} most recent build(s), oldest first."],
+            Table(
+                ["project", "build", "runs", "tests", "failing", "flaky", "pass rate", "test minutes"],
+                rows,
+                {2, 3, 4, 5, 6, 7},
+            ),
+        )
+    ]
+
+
+register_kind("evidence", evidence_sections)
+register_kind("triage", triage_sections)
+register_kind("trend", trend_sections)

@@ -1,0 +1,3 @@
+"""The prefix of the versioned API."""
+
+API_PREFIX = "/api/v1"

@@ -1,0 +1,168 @@
+"""Runs: upload results (multipart or raw body), list, show, and their results."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from evidencehub.auth.service import Principal
+from evidencehub.errors import EvidenceHubError, InputError
+from evidencehub.ops.metrics import INGESTED_CASES, UPLOADS
+from evidencehub.results import service as results
+from evidencehub.results.ingest import IngestRequest, ingest
+from evidencehub.results.parsers import FORMAT_CHOICES
+from evidencehub.results.schemas import IngestOutcome, ResultOut, RunSummary
+from evidencehub.results.status import Status
+from evidencehub.web.deps import DbSession, PageLimit, Services, require
+from evidencehub.web.routers.paging import Page, page_of
+from evidencehub.web.routers.prefix import API_PREFIX
+from evidencehub.web.uploads import upload_spool
+
+router = APIRouter(prefix=f"{API_PREFIX}/runs", tags=["runs"])
+Reader = Annotated[Principal, Depends(require("results:read"))]
+
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "file": {"type": "array", "items": {"type": "string", "format": "binary"}}
+                    },
+                }
+            },
+            "application/xml": {"schema": {"type": "string", "format": "binary"}},
+            "application/json": {"schema": {"type": "string", "format": "binary"}},
+            "application/gzip": {"schema": {"type": "string", "format": "binary"}},
+            "application/zip": {"schema": {"type": "string", "format": "binary"}},
+        },
+    },
+    "x-upload": True,
+}
+
+
+@router.post(
+    "",
+    response_model=IngestOutcome,
+    status_code=201,
+    openapi_extra=_UPLOAD_BODY,
+    responses={
+        200: {"description": "Every file had been ingested before: nothing stored"},
+        413: {"description": "Too large"},
+    },
+)
+async def upload_run(
+    request: Request,
+    app: Services,
+    principal: Annotated[Principal, Depends(require("results:ingest"))],
+    project: Annotated[str, Query(min_length=1, max_length=100, description="Project key.")],
+    build: Annotated[str, Query(min_length=1, max_length=200, description="The CI's build id.")],
+    release: Annotated[str | None, Query(max_length=200)] = None,
+    environment: Annotated[str | None, Query(max_length=200)] = None,
+    name: Annotated[
+        str | None, Query(max_length=200, description="Run name (default: from the files).")
+    ] = None,
+    fmt: Annotated[str, Query(alias="format", description="auto, or a format to force.")] = "auto",
+    commit: Annotated[str | None, Query(max_length=64)] = None,
+    branch: Annotated[str | None, Query(max_length=200)] = None,
+    ci_url: Annotated[str | None, Query(max_length=1000)] = None,
+    filename: Annotated[
+        str | None,
+        Query(max_length=300, description="Raw body: the file's name (its ending tells .gz/.zip)."),
+    ] = None,
+) -> JSONResponse:
+    """Store uploaded result files as one run of a build (all or nothing; re-uploads are a no-op)."""
+    if fmt not in FORMAT_CHOICES:
+        raise InputError(
+            f"format '{fmt}' is not known; choose one of {', '.join(FORMAT_CHOICES)}",
+            details={"parameter": "format"},
+        )
+    try:
+        with upload_spool(app.settings) as spool:
+            if request.headers.get("content-type", "").lower().startswith("multipart/"):
+                await spool.receive_multipart(request)
+            else:
+                await spool.receive_raw(request, filename)
+            sources = spool.sources()
+            outcome = await run_in_threadpool(
+                ingest,
+                app.database,
+                app.settings,
+                IngestRequest(
+                    paths=[],
+                    project=project,
+                    build=build,
+                    release=release,
+                    environment=environment,
+                    run_name=name,
+                    fmt=fmt,
+                    commit=commit,
+                    branch=branch,
+                    ci_url=ci_url,
+                    organization=principal.organization,
+                ),
+                sources=sources,
+            )
+    except EvidenceHubError as exc:
+        UPLOADS.labels(status="rejected" if exc.http_status < 500 else "failed").inc()
+        raise
+    except Exception:
+        UPLOADS.labels(status="failed").inc()
+        raise
+    UPLOADS.labels(status="created" if outcome.created else "duplicate").inc()
+    if outcome.created and outcome.run is not None:
+        INGESTED_CASES.inc(outcome.run.totals.tests)
+    return JSONResponse(outcome.model_dump(mode="json"), status_code=201 if outcome.created else 200)
+
+
+@router.get("", response_model=Page[RunSummary])
+def list_runs(
+    session: DbSession,
+    principal: Reader,
+    limit: PageLimit,
+    project: Annotated[str | None, Query(max_length=100)] = None,
+    build: Annotated[str | None, Query(max_length=200)] = None,
+    release: Annotated[str | None, Query(max_length=200)] = None,
+    before: Annotated[int | None, Query(ge=0, description="Cursor: runs older than this id.")] = None,
+) -> Page[RunSummary]:
+    """Runs, newest first, with their totals."""
+    runs = results.list_runs(
+        session,
+        results.RunFilter(
+            organization_id=principal.organization_id,
+            project=project,
+            build=build,
+            release=release,
+            limit=limit,
+            before_id=before,
+        ),
+    )
+    return page_of(runs, limit, lambda run: run.id)
+
+
+@router.get("/{run_id}", response_model=RunSummary)
+def show_run(run_id: int, session: DbSession, principal: Reader) -> RunSummary:
+    """A run's totals and the files it was made of."""
+    return results.run_summary(session, run_id, organization_id=principal.organization_id)
+
+
+@router.get("/{run_id}/results", response_model=Page[ResultOut])
+def run_results(
+    run_id: int,
+    session: DbSession,
+    principal: Reader,
+    limit: PageLimit,
+    status: Annotated[
+        list[Status] | None, Query(description="Only these statuses (repeat the parameter).")
+    ] = None,
+    after: Annotated[int | None, Query(ge=0, description="Cursor: results after this id.")] = None,
+) -> Page[ResultOut]:
+    """The run's results in id order, keyset-paged: pass ``next_cursor`` as ``after``."""
+    results.ensure_run_visible(session, run_id, principal.organization_id)
+    items = results.run_results(session, run_id, statuses=status, limit=limit, after_id=after)
+    return page_of(items, limit, lambda result: result.id)

@@ -1,0 +1,177 @@
+"""Receiving result uploads: the request body streamed to files in the data dir, never held in memory.
+
+Two shapes are accepted: ``multipart/form-data`` with one or more file parts,
+or a raw body (XML, JSON, gzip or zip) named by the ``filename`` parameter.
+The files live in a private temporary folder under ``<data_dir>/tmp`` (or
+``web.temp_dir``) and are removed when the request ends, whatever happens.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, BinaryIO, cast
+
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import Request
+
+from evidencehub.config import Settings
+from evidencehub.errors import InputError
+from evidencehub.results.inputs import InputSource, expand_inputs
+
+MAX_FILES = 100
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+_RAW_SUFFIXES = {
+    "application/xml": ".xml",
+    "text/xml": ".xml",
+    "application/json": ".json",
+    "application/gzip": ".xml.gz",
+    "application/x-gzip": ".xml.gz",
+    "application/zip": ".zip",
+    "application/octet-stream": ".xml",
+}
+
+
+def safe_file_name(name: str, fallback: str) -> str:
+    """The last path component with anything unusual replaced, so it can be used on disk."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    cleaned = _SAFE_NAME.sub("_", base).lstrip(".")[:200]
+    return cleaned or fallback
+
+
+@dataclasses.dataclass
+class _Part:
+    name: str  # the name the uploader gave the file
+    path: Path
+
+
+class UploadSpool:
+    """Files received for one upload, in a folder of their own."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.parts: list[_Part] = []
+
+    def _new_file(self, original: str) -> tuple[_Part, BinaryIO]:
+        if len(self.parts) >= MAX_FILES:
+            raise InputError(f"an upload may hold at most {MAX_FILES} files", details={"limit": MAX_FILES})
+        name = safe_file_name(original, f"upload-{len(self.parts) + 1}.xml")
+        path = self.folder / f"{len(self.parts):03d}" / name
+        path.parent.mkdir()
+        part = _Part(original or name, path)
+        self.parts.append(part)
+        return part, path.open("wb")
+
+    async def receive_raw(self, request: Request, filename: str | None) -> None:
+        media_type = (
+            request.headers.get("content-type", "application/octet-stream").split(";")[0].strip().lower()
+        )
+        fallback = "upload" + _RAW_SUFFIXES.get(media_type, ".xml")
+        _part, handle = self._new_file(filename or fallback)
+        with handle:
+            async for chunk in request.stream():
+                handle.write(chunk)
+
+    async def receive_multipart(self, request: Request) -> None:
+        content_type, options = parse_options_header(request.headers.get("content-type", ""))
+        boundary = options.get(b"boundary")
+        if content_type != b"multipart/form-data" or not boundary:
+            raise InputError("multipart upload without a boundary", details={"header": "content-type"})
+        receiver = _MultipartReceiver(self)
+        parser = MultipartParser(boundary, cast(Any, receiver.callbacks()))
+        try:
+            async for chunk in request.stream():
+                parser.write(chunk)
+            parser.finalize()
+        finally:
+            receiver.close()
+        if receiver.error is not None:
+            raise receiver.error
+
+    def sources(self) -> list[InputSource]:
+        """The received files as ingest inputs, named as the uploader named them."""
+        if not self.parts or all(part.path.stat().st_size == 0 for part in self.parts):
+            raise InputError("the upload holds no result file (empty body?)", details={"parameter": "body"})
+        sources: list[InputSource] = []
+        for part in self.parts:
+            for source in expand_inputs([str(part.path)]):
+                sources.append(
+                    dataclasses.replace(source, name=source.name.replace(str(part.path), part.name, 1))
+                )
+        return sources
+
+
+class _MultipartReceiver:
+    """python-multipart callbacks writing each file part straight to its own file."""
+
+    def __init__(self, spool: UploadSpool) -> None:
+        self.spool = spool
+        self.handle: BinaryIO | None = None
+        self.header_field = b""
+        self.header_value = b""
+        self.headers: dict[bytes, bytes] = {}
+        self.error: InputError | None = None
+
+    def callbacks(self) -> dict[str, object]:
+        return {
+            "on_part_begin": self.on_part_begin,
+            "on_header_field": self.on_header_field,
+            "on_header_value": self.on_header_value,
+            "on_header_end": self.on_header_end,
+            "on_headers_finished": self.on_headers_finished,
+            "on_part_data": self.on_part_data,
+            "on_part_end": self.on_part_end,
+        }
+
+    def on_part_begin(self) -> None:
+        self.headers = {}
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self.header_field += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self.header_value += data[start:end]
+
+    def on_header_end(self) -> None:
+        self.headers[self.header_field.lower()] = self.header_value
+        self.header_field = b""
+        self.header_value = b""
+
+    def on_headers_finished(self) -> None:
+        _disposition, options = parse_options_header(self.headers.get(b"content-disposition", b""))
+        filename = options.get(b"filename")
+        if filename is None:
+            return  # a plain form field: ignored (parameters go in the query string)
+        try:
+            _part, self.handle = self.spool._new_file(filename.decode("utf-8", "replace"))
+        except InputError as exc:
+            self.error = exc
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self.handle is not None:
+            self.handle.write(data[start:end])
+
+    def on_part_end(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+            self.handle = None
+
+
+@contextmanager
+def upload_spool(settings: Settings) -> Iterator[UploadSpool]:
+    """A private folder for one upload, removed afterwards."""
+    root = settings.web.temp_dir or settings.data_dir / "tmp"
+    root.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="upload-", dir=root))
+    try:
+        yield UploadSpool(folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
