@@ -150,14 +150,15 @@ def enqueue(settings: Settings, name: str, *args: Any, **kwargs: Any) -> str:
     wrapper = queue.wrappers.get(name)
     if wrapper is None:
         raise ConfigError(f"no task named '{name}' is declared", details={"task": name})
+    message = wrapper.s(*args, **kwargs)
     try:
-        result = wrapper(*args, **kwargs)
+        queue.huey.enqueue(message)
     except _QUEUE_ERRORS as exc:
         raise UnavailableError(
             f"task queue unavailable: {_first_line(exc)} ({describe_queue(settings)})",
             details={"queue": settings.queue.name},
         ) from None
-    return str(result.id)
+    return str(message.id)
 
 
 def queue_depth(settings: Settings) -> int:

@@ -1,0 +1,241 @@
+"""Test support for the web API: fast settings, a tenant "world" with callers per role, a live server."""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from evidencehub.auth.rbac import DEFAULT_TOKEN_SCOPES, Role, permissions_for
+from evidencehub.auth.service import Authenticator, create_api_token, create_member
+from evidencehub.auth.tokens import ensure_jwt_secret
+from evidencehub.config import Settings
+from evidencehub.db.base import utcnow
+from evidencehub.db.session import Database
+from evidencehub.orgs.service import ensure_organization
+from evidencehub.reports.model import ReportExecution, ReportOutput
+from evidencehub.reports.schemas import ReportDefinitionCreate
+from evidencehub.reports.service import create_definition
+from evidencehub.results.ingest import IngestRequest, ingest
+from evidencehub.results.model import Build, TestRun
+from tests.support.junit import junit_xml
+
+OTHER_TENANT_MARK = "zz-other-tenant"  # in every name of the other organization's objects
+OWN_ORG = "acme"
+
+FAST_AUTH_ENV = {
+    # argon2 at its cheapest: tests hash many passwords; production keeps the strong defaults.
+    "EVIDENCEHUB_AUTH__ARGON2_TIME_COST": "1",
+    "EVIDENCEHUB_AUTH__ARGON2_MEMORY_KIB": "64",
+    "EVIDENCEHUB_AUTH__ARGON2_PARALLELISM": "1",
+    "EVIDENCEHUB_WEB__RATE_LIMIT_ENABLED": "false",
+    "EVIDENCEHUB_QUEUE__CONSUMER_THREADS": "0",
+}
+
+
+def set_fast_web_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in FAST_AUTH_ENV.items():
+        monkeypatch.setenv(name, value)
+
+
+@dataclass(frozen=True)
+class Caller:
+    name: str
+    headers: dict[str, str]
+    permissions: frozenset[str]
+
+
+@dataclass
+class World:
+    """Two organizations: ours (callers of every role, and an API token) and another one."""
+
+    database: Database
+    settings: Settings
+    authenticator: Authenticator
+    org_ids: dict[str, int] = field(default_factory=dict)  # "own" / "other" → id
+    callers: dict[str, Caller] = field(default_factory=dict)
+    _counter: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def slug(self, org: str) -> str:
+        return OWN_ORG if org == "own" else OTHER_TENANT_MARK
+
+    def unique(self, org: str, what: str) -> str:
+        prefix = OTHER_TENANT_MARK if org == "other" else "own"
+        return f"{prefix}-{what}-{next(self._counter)}"
+
+    # -- factories: each returns the path parameters of a fresh object of the organization
+
+    def new_run(self, org: str) -> dict[str, int]:
+        folder = Path(tempfile.mkdtemp(dir=self.settings.data_dir))
+        path = folder / f"{self.unique(org, 'results')}.xml"
+        path.write_text(
+            junit_xml([("pkg.Suite", "test_ok", "passed"), ("pkg.Suite", "test_bad", "failed")]),
+            encoding="utf-8",
+        )
+        outcome = ingest(
+            self.database,
+            self.settings,
+            IngestRequest(
+                paths=[str(path)],
+                project=self.unique(org, "project"),
+                build=self.unique(org, "build"),
+                organization=self.slug(org),
+            ),
+        )
+        assert outcome.run is not None
+        with self.database.session() as session:
+            run = session.get_one(TestRun, outcome.run.id)
+            build = session.get_one(Build, run.build_id)
+            return {"run_id": run.id, "build_id": build.id, "project_id": build.project_id}
+
+    def new_user(self, org: str) -> dict[str, int]:
+        with self.database.session() as session:
+            member = create_member(
+                session,
+                self.settings.auth,
+                self.org_ids[org],
+                email=f"{self.unique(org, 'user')}@example.test",
+                role=Role.VIEWER,
+                password=None,
+            )
+        return {"user_id": member.id}
+
+    def new_token(self, org: str) -> dict[str, int]:
+        with self.database.session() as session:
+            token = create_api_token(
+                session, self.org_ids[org], name=self.unique(org, "token"), scopes=list(DEFAULT_TOKEN_SCOPES)
+            )
+        return {"token_id": token.id}
+
+    def new_report(self, org: str) -> dict[str, int]:
+        with self.database.session() as session:
+            definition = create_definition(
+                session,
+                self.org_ids[org],
+                ReportDefinitionCreate(name=self.unique(org, "report"), kind="evidence"),
+                actor_user_id=None,
+            )
+        return {"report_id": definition.id}
+
+    def new_execution(self, org: str) -> dict[str, int]:
+        report = self.new_report(org)
+        with self.database.session() as session:
+            execution = ReportExecution(
+                organization_id=self.org_ids[org],
+                definition_id=report["report_id"],
+                status="completed",
+                requested_at=utcnow(),
+                started_at=utcnow(),
+                finished_at=utcnow(),
+            )
+            session.add(execution)
+            session.flush()
+            html = f"<html><body>{self.unique(org, 'output')}</body></html>".encode()
+            session.add(
+                ReportOutput(
+                    execution_id=execution.id,
+                    format="html",
+                    media_type="text/html; charset=utf-8",
+                    size_bytes=len(html),
+                    content=html,
+                )
+            )
+            return {**report, "execution_id": execution.id}
+
+    def factories(self) -> dict[str, Callable[[str], dict[str, int]]]:
+        """Path parameter → factory of a fresh object. A new router adds its parameters here."""
+        return {
+            "run_id": self.new_run,
+            "build_id": self.new_run,
+            "project_id": self.new_run,
+            "user_id": self.new_user,
+            "token_id": self.new_token,
+            "report_id": self.new_report,
+            "execution_id": self.new_execution,
+        }
+
+
+def build_world(database: Database, settings: Settings) -> World:
+    authenticator = Authenticator(database, settings, ensure_jwt_secret(settings))
+    world = World(database=database, settings=settings, authenticator=authenticator)
+    now = utcnow()
+    with database.session() as session:
+        for org in ("own", "other"):
+            world.org_ids[org] = ensure_organization(session, world.slug(org)).id
+        for role in Role:
+            member = create_member(
+                session,
+                settings.auth,
+                world.org_ids["own"],
+                email=f"{role.value}@acme.test",
+                role=role,
+                password="correct horse battery staple",
+            )
+            token, _ = authenticator.access_tokens.issue(member.id, world.org_ids["own"], now=now)
+            world.callers[role.value] = Caller(
+                role.value, {"Authorization": f"Bearer {token}"}, permissions_for(role)
+            )
+        api_token = create_api_token(
+            session, world.org_ids["own"], name="ci", scopes=list(DEFAULT_TOKEN_SCOPES)
+        )
+        world.callers["api_token"] = Caller(
+            "api_token", {"Authorization": f"Bearer {api_token.token}"}, frozenset(api_token.scopes)
+        )
+        # The other organization has an admin too, and objects the matrix must never see.
+        create_member(
+            session,
+            settings.auth,
+            world.org_ids["other"],
+            email=f"admin@{OTHER_TENANT_MARK}.test",
+            role=Role.ADMIN,
+            password="correct horse battery staple",
+        )
+    return world
+
+
+class LiveServer:
+    """The real app served by uvicorn on 127.0.0.1 (port 0) in a thread, for real-HTTP tests."""
+
+    def __init__(self, app: FastAPI) -> None:
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="on"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="uvicorn-test", daemon=True)
+
+    @property
+    def url(self) -> str:
+        sockets = [sock for server in self.server.servers for sock in server.sockets]
+        host, port = sockets[0].getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+@contextmanager
+def live_server(app: FastAPI) -> Iterator[LiveServer]:
+    server = LiveServer(app)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
