@@ -7,6 +7,7 @@ unexpected is logged with its traceback and answered 500 with the request id.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -52,9 +53,9 @@ async def _evidencehub_error(request: Request, exc: Exception) -> JSONResponse:
     headers: dict[str, str] = {}
     if isinstance(exc, AuthenticationError):
         headers["WWW-Authenticate"] = f'Bearer error="invalid_token", error_description="{exc.code}"'
-    if isinstance(exc, RateLimitedError):
-        headers.update(getattr(request.state, "rate_limit_headers", {}))
-        headers["Retry-After"] = str(max(1, round(exc.retry_after + 0.499)))
+    if isinstance(exc, RateLimitedError) and not getattr(request.state, "rate_limit_headers", None):
+        # The limiter's own headers (Retry-After included) are added by ObserveMiddleware.
+        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
     if exc.http_status >= 500:
         log.warning("request failed", code=exc.code, error=exc.message, status=exc.http_status)
     return error_response(exc.http_status, exc.code, exc.message, exc.details, headers)
