@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
+from fastapi import Path
 from pydantic import BaseModel, Field
 
 T = TypeVar("T")
@@ -23,3 +24,10 @@ def page_of(items: Sequence[T], limit: int, cursor_of: Callable[[T], int]) -> Pa
     return Page[T](
         items=list(items), next_cursor=cursor_of(items[-1]) if len(items) == limit and items else None
     )
+
+
+# Object ids are 32-bit integer columns, result and event ids 64-bit ones; larger
+# numbers are refused as bad input (422) instead of reaching the database.
+MAX_ID = 2**31 - 1
+MAX_BIG_ID = 2**63 - 1
+ObjectId = Annotated[int, Path(ge=1, le=MAX_ID, description="The object's id.")]

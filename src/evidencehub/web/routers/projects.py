@@ -10,7 +10,7 @@ from evidencehub.auth.service import Principal
 from evidencehub.results import service as results
 from evidencehub.results.schemas import BuildOut, ProjectOut
 from evidencehub.web.deps import DbSession, PageLimit, require
-from evidencehub.web.routers.paging import Page, page_of
+from evidencehub.web.routers.paging import MAX_ID, ObjectId, Page, page_of
 from evidencehub.web.routers.prefix import API_PREFIX
 
 router = APIRouter(prefix=API_PREFIX, tags=["projects and builds"])
@@ -22,14 +22,16 @@ def list_projects(
     session: DbSession,
     principal: Reader,
     limit: PageLimit,
-    after: Annotated[int | None, Query(ge=0, description="Cursor: projects after this id.")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_ID, description="Cursor: projects after this id.")
+    ] = None,
 ) -> Page[ProjectOut]:
     projects = results.list_projects(session, principal.organization_id, limit=limit, after_id=after)
     return page_of(projects, limit, lambda project: project.id)
 
 
 @router.get("/projects/{project_id}", response_model=ProjectOut)
-def show_project(project_id: int, session: DbSession, principal: Reader) -> ProjectOut:
+def show_project(project_id: ObjectId, session: DbSession, principal: Reader) -> ProjectOut:
     return results.get_project(session, principal.organization_id, project_id)
 
 
@@ -38,9 +40,11 @@ def list_builds(
     session: DbSession,
     principal: Reader,
     limit: PageLimit,
-    project_id: Annotated[int | None, Query(ge=0)] = None,
+    project_id: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
     release: Annotated[str | None, Query(max_length=200)] = None,
-    before: Annotated[int | None, Query(ge=0, description="Cursor: builds older than this id.")] = None,
+    before: Annotated[
+        int | None, Query(ge=0, le=MAX_ID, description="Cursor: builds older than this id.")
+    ] = None,
 ) -> Page[BuildOut]:
     """Builds, newest first."""
     builds = results.list_builds(
@@ -55,5 +59,5 @@ def list_builds(
 
 
 @router.get("/builds/{build_id}", response_model=BuildOut)
-def show_build(build_id: int, session: DbSession, principal: Reader) -> BuildOut:
+def show_build(build_id: ObjectId, session: DbSession, principal: Reader) -> BuildOut:
     return results.get_build(session, principal.organization_id, build_id)

@@ -19,7 +19,7 @@ from evidencehub.reports.schemas import (
     ReportExecutionOut,
 )
 from evidencehub.web.deps import DbSession, PageLimit, Services, require
-from evidencehub.web.routers.paging import Page, page_of
+from evidencehub.web.routers.paging import MAX_ID, ObjectId, Page, page_of
 from evidencehub.web.routers.prefix import API_PREFIX
 
 router = APIRouter(prefix=f"{API_PREFIX}/reports", tags=["reports"])
@@ -32,7 +32,7 @@ def list_reports(
     session: DbSession,
     principal: Reader,
     limit: PageLimit,
-    after: Annotated[int | None, Query(ge=0, description="Cursor: reports after this id.")] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_ID, description="Cursor: reports after this id.")] = None,
 ) -> Page[ReportDefinitionOut]:
     definitions = reports.list_definitions(session, principal.organization_id, limit=limit, after_id=after)
     return page_of(definitions, limit, lambda definition: definition.id)
@@ -49,12 +49,12 @@ def create_report(
 
 
 @router.get("/{report_id}", response_model=ReportDefinitionOut)
-def show_report(report_id: int, session: DbSession, principal: Reader) -> ReportDefinitionOut:
+def show_report(report_id: ObjectId, session: DbSession, principal: Reader) -> ReportDefinitionOut:
     return reports.get_definition(session, principal.organization_id, report_id)
 
 
 @router.delete("/{report_id}", status_code=204)
-def delete_report(report_id: int, session: DbSession, principal: Creator) -> Response:
+def delete_report(report_id: ObjectId, session: DbSession, principal: Creator) -> Response:
     """Delete a definition with its executions and outputs."""
     reports.delete_definition(session, principal.organization_id, report_id)
     return Response(status_code=204)
@@ -66,7 +66,7 @@ def delete_report(report_id: int, session: DbSession, principal: Creator) -> Res
     status_code=202,
     responses={503: {"description": "The task queue is unreachable (the execution is marked failed)"}},
 )
-async def start_execution(report_id: int, principal: Creator, app: Services) -> ReportExecutionOut:
+async def start_execution(report_id: ObjectId, principal: Creator, app: Services) -> ReportExecutionOut:
     """Start an execution on the task queue: queued → processing → completed | failed | timed_out."""
     try:
         execution = await run_in_threadpool(
@@ -86,13 +86,15 @@ async def start_execution(report_id: int, principal: Creator, app: Services) -> 
 
 @router.get("/{report_id}/executions", response_model=Page[ReportExecutionOut])
 def list_executions(
-    report_id: int,
+    report_id: ObjectId,
     session: DbSession,
     principal: Reader,
     app: Services,
     limit: PageLimit,
     status: Annotated[ExecutionStatus | None, Query()] = None,
-    before: Annotated[int | None, Query(ge=0, description="Cursor: executions older than this id.")] = None,
+    before: Annotated[
+        int | None, Query(ge=0, le=MAX_ID, description="Cursor: executions older than this id.")
+    ] = None,
 ) -> Page[ReportExecutionOut]:
     """Executions newest first; any stuck past its deadline is shown (and stored) as timed_out."""
     executions = reports.list_executions(
@@ -109,7 +111,7 @@ def list_executions(
 
 @router.get("/{report_id}/executions/{execution_id}", response_model=ReportExecutionOut)
 def show_execution(
-    report_id: int, execution_id: int, session: DbSession, principal: Reader, app: Services
+    report_id: ObjectId, execution_id: ObjectId, session: DbSession, principal: Reader, app: Services
 ) -> ReportExecutionOut:
     return reports.get_execution(session, app.settings, principal.organization_id, report_id, execution_id)
 
@@ -120,8 +122,8 @@ def show_execution(
     responses={200: {"content": {"text/html": {}, "application/pdf": {}}}},
 )
 def download_output(
-    report_id: int,
-    execution_id: int,
+    report_id: ObjectId,
+    execution_id: ObjectId,
     session: DbSession,
     principal: Reader,
     fmt: Annotated[OutputFormat, Query(alias="format")] = "html",

@@ -17,7 +17,7 @@ from evidencehub.results.parsers import FORMAT_CHOICES
 from evidencehub.results.schemas import IngestOutcome, ResultOut, RunSummary
 from evidencehub.results.status import Status
 from evidencehub.web.deps import DbSession, PageLimit, Services, require
-from evidencehub.web.routers.paging import Page, page_of
+from evidencehub.web.routers.paging import MAX_BIG_ID, MAX_ID, ObjectId, Page, page_of
 from evidencehub.web.routers.prefix import API_PREFIX
 from evidencehub.web.uploads import upload_spool
 
@@ -128,7 +128,9 @@ def list_runs(
     project: Annotated[str | None, Query(max_length=100)] = None,
     build: Annotated[str | None, Query(max_length=200)] = None,
     release: Annotated[str | None, Query(max_length=200)] = None,
-    before: Annotated[int | None, Query(ge=0, description="Cursor: runs older than this id.")] = None,
+    before: Annotated[
+        int | None, Query(ge=0, le=MAX_ID, description="Cursor: runs older than this id.")
+    ] = None,
 ) -> Page[RunSummary]:
     """Runs, newest first, with their totals."""
     runs = results.list_runs(
@@ -146,21 +148,23 @@ def list_runs(
 
 
 @router.get("/{run_id}", response_model=RunSummary)
-def show_run(run_id: int, session: DbSession, principal: Reader) -> RunSummary:
+def show_run(run_id: ObjectId, session: DbSession, principal: Reader) -> RunSummary:
     """A run's totals and the files it was made of."""
     return results.run_summary(session, run_id, organization_id=principal.organization_id)
 
 
 @router.get("/{run_id}/results", response_model=Page[ResultOut])
 def run_results(
-    run_id: int,
+    run_id: ObjectId,
     session: DbSession,
     principal: Reader,
     limit: PageLimit,
     status: Annotated[
         list[Status] | None, Query(description="Only these statuses (repeat the parameter).")
     ] = None,
-    after: Annotated[int | None, Query(ge=0, description="Cursor: results after this id.")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_BIG_ID, description="Cursor: results after this id.")
+    ] = None,
 ) -> Page[ResultOut]:
     """The run's results in id order, keyset-paged: pass ``next_cursor`` as ``after``."""
     results.ensure_run_visible(session, run_id, principal.organization_id)

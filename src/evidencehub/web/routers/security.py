@@ -10,7 +10,7 @@ from evidencehub.auth.audit import list_events
 from evidencehub.auth.schemas import SecurityEventOut
 from evidencehub.auth.service import Principal
 from evidencehub.web.deps import DbSession, PageLimit, require
-from evidencehub.web.routers.paging import Page, page_of
+from evidencehub.web.routers.paging import MAX_BIG_ID, Page, page_of
 from evidencehub.web.routers.prefix import API_PREFIX
 
 router = APIRouter(prefix=f"{API_PREFIX}/security-events", tags=["security"])
@@ -21,7 +21,9 @@ def list_security_events(
     session: DbSession,
     principal: Annotated[Principal, Depends(require("security:read"))],
     limit: PageLimit,
-    before: Annotated[int | None, Query(ge=0, description="Cursor: events older than this id.")] = None,
+    before: Annotated[
+        int | None, Query(ge=0, le=MAX_BIG_ID, description="Cursor: events older than this id.")
+    ] = None,
     kind: Annotated[str | None, Query(max_length=60, description="Only events of this kind.")] = None,
 ) -> Page[SecurityEventOut]:
     """Sign-ins, failed sign-ins, token and membership changes, decisions, promotions: newest first."""

@@ -10,7 +10,7 @@ from evidencehub.auth import service as auth
 from evidencehub.auth.schemas import MemberCreate, MemberOut, MemberUpdate
 from evidencehub.auth.service import Principal
 from evidencehub.web.deps import DbSession, PageLimit, Services, require
-from evidencehub.web.routers.paging import Page, page_of
+from evidencehub.web.routers.paging import MAX_ID, ObjectId, Page, page_of
 from evidencehub.web.routers.prefix import API_PREFIX
 
 router = APIRouter(prefix=f"{API_PREFIX}/users", tags=["users"])
@@ -22,7 +22,7 @@ def list_users(
     session: DbSession,
     principal: Admin,
     limit: PageLimit,
-    after: Annotated[int | None, Query(ge=0, description="Cursor: users after this id.")] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_ID, description="Cursor: users after this id.")] = None,
 ) -> Page[MemberOut]:
     members = auth.list_members(session, principal.organization_id, limit=limit, after_id=after)
     return page_of(members, limit, lambda member: member.id)
@@ -44,13 +44,13 @@ def create_user(body: MemberCreate, session: DbSession, principal: Admin, app: S
 
 
 @router.get("/{user_id}", response_model=MemberOut)
-def show_user(user_id: int, session: DbSession, principal: Admin) -> MemberOut:
+def show_user(user_id: ObjectId, session: DbSession, principal: Admin) -> MemberOut:
     return auth.get_member(session, principal.organization_id, user_id)
 
 
 @router.patch("/{user_id}", response_model=MemberOut)
 def update_user(
-    user_id: int, body: MemberUpdate, session: DbSession, principal: Admin, app: Services
+    user_id: ObjectId, body: MemberUpdate, session: DbSession, principal: Admin, app: Services
 ) -> MemberOut:
     """Change a member's role, name, password or active flag (takes effect on their next request)."""
     return auth.update_member(
@@ -67,7 +67,7 @@ def update_user(
 
 
 @router.delete("/{user_id}", status_code=204)
-def remove_user(user_id: int, session: DbSession, principal: Admin) -> Response:
+def remove_user(user_id: ObjectId, session: DbSession, principal: Admin) -> Response:
     """Remove a member from the organization and sign them out of it."""
     auth.remove_member(session, principal.organization_id, user_id, actor_user_id=principal.user_id)
     return Response(status_code=204)
