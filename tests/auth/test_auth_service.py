@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import jwt
 import pytest
@@ -262,7 +263,7 @@ def test_token_scopes_exclude_administration() -> None:
 
 def test_roles_grow_by_inclusion() -> None:
     ordered = [permissions_for(role) for role in Role]
-    assert all(lower < higher for lower, higher in zip(ordered, ordered[1:], strict=False))
+    assert all(lower < higher for lower, higher in itertools.pairwise(ordered))
     assert {"promotions:request", "promotions:cancel"} <= permissions_for(Role.RELEASE_MANAGER)
     assert "promotions:request" not in permissions_for(Role.TESTER)
 

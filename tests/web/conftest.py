@@ -1,4 +1,4 @@
-"""Fixtures of the web tests: fast hashing, no rate limits (unless a test turns them on), a world, a client."""
+"""Web test fixtures: fast hashing, no rate limits (unless a test turns them on), a world, a client."""
 
 from __future__ import annotations
 

@@ -102,7 +102,7 @@ def test_route_across_roles_and_tenants(
             request = body_factory(world) if body_factory else {}
             headers = {**caller.headers, **request.pop("headers", {})}
             response = client.request(method, url, headers=headers, **request)
-            where = f"{caller.name} {method} {url} ({org} organization) → {response.status_code} {response.text[:300]}"
+            where = f"{caller.name} {method} {url} ({org}) → {response.status_code} {response.text[:300]}"
             assert response.status_code < 500, where
             if not allowed:
                 assert response.status_code == 403, where
