@@ -63,17 +63,25 @@ def generate(path: Path, cases: int, seed: int = 7) -> None:
             count = min(per_suite, cases - suite_start)
             out.write(
                 f'<testsuite name="prism.module{suite_start // per_suite}" tests="{count}" '
-                f'timestamp="2026-11-01T10:{(suite_start // per_suite) % 60:02d}:00" hostname="ci-runner-3">\n'
+                f'timestamp="2026-11-01T10:{(suite_start // per_suite) % 60:02d}:00" '
+                'hostname="ci-runner-3">\n'
             )
             for number in range(suite_start, suite_start + count):
                 classname = f"tests.module{number // 5000}.test_service{number // 100 % 50}.TestService"
                 name = f"test_case_{number}[param-{number % 7}]"
                 timing = f"{rng.random() * 0.5:.3f}"
-                out.write(f"<testcase classname={quoteattr(classname)} name={quoteattr(name)} time=\"{timing}\">")
+                out.write(
+                    f'<testcase classname={quoteattr(classname)} name={quoteattr(name)} time="{timing}">'
+                )
                 if rng.random() < 0.05:
                     job = uuid.UUID(int=rng.getrandbits(128))
-                    trace = TRACE.format(line=rng.randint(10, 400), status=rng.choice((500, 502, 409)), job=job)
-                    out.write(f'<failure message="expected 201, got 500" type="AssertionError">{escape(trace)}</failure>')
+                    trace = TRACE.format(
+                        line=rng.randint(10, 400), status=rng.choice((500, 502, 409)), job=job
+                    )
+                    out.write(
+                        '<failure message="expected 201, got 500" type="AssertionError">'
+                        f"{escape(trace)}</failure>"
+                    )
                 out.write(
                     f"<system-out>INFO prism.client: POST /jobs took {rng.randint(1, 90)} ms "
                     f"(request {number:08x})</system-out></testcase>\n"
@@ -188,7 +196,9 @@ def _child(phase: str, path: Path, database_url: str | None) -> dict[str, float]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--skip", action="append", default=[], choices=PHASES)
     parser.add_argument("--pg-url", default=os.environ.get("EVIDENCEHUB_TEST_DATABASE_URL"))
@@ -237,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
         rate = result["cases"] / result["seconds"]
         ratio = f"{rate / (baseline['cases'] / baseline['seconds']):.2f}×" if baseline else "–"
         print(
-            f"| {LABELS[phase]} | {int(result['cases']):,} | {result['seconds']:.1f} | {rate:,.0f} | {ratio} | "
+            f"| {LABELS[phase]} | {int(result['cases']):,} | {result['seconds']:.1f} | {rate:,.0f} "
+            f"| {ratio} | "
             f"{result['peak_rss_mb']:.0f} | {TARGETS.get(phase, '')} |"
         )
     return 0

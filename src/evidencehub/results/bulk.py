@@ -96,11 +96,11 @@ class BackgroundWriter:
     memory. The caller must not use the connection itself until ``drain()``.
     """
 
-    _STOP = object()
-
     def __init__(self, writer: BulkWriter, *, depth: int = 2) -> None:
         self._writer = writer
-        self._batches: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self._batches: queue.Queue[tuple[Sequence[TestRow], Sequence[ResultRow]] | None] = queue.Queue(
+            maxsize=depth
+        )
         self._failure: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
         self._thread.start()
@@ -109,10 +109,10 @@ class BackgroundWriter:
         while True:
             item = self._batches.get()
             try:
-                if item is self._STOP:
+                if item is None:  # close() asks the thread to stop
                     return
                 if self._failure is None:
-                    tests, results = item  # type: ignore[misc]
+                    tests, results = item
                     self._writer.write_tests(tests)
                     self._writer.write_results(results)
             except BaseException as failure:  # handed to the caller, which re-raises it
@@ -136,7 +136,7 @@ class BackgroundWriter:
     def close(self) -> None:
         """Stop the thread (after the batches already queued)."""
         if self._thread.is_alive():
-            self._batches.put(self._STOP)
+            self._batches.put(None)
             self._thread.join()
 
 
