@@ -77,7 +77,9 @@ class IngestSettings(Section):
 
 
 class AuditSettings(Section):
-    rubric: Path | None = Field(None, description="Completeness rubric YAML; default: the built-in Xray rubric.")
+    rubric: Path | None = Field(
+        None, description="Completeness rubric YAML; default: the built-in Xray rubric."
+    )
     jira_field_names: dict[str, str] = Field(
         default_factory=dict,
         description="Jira field ids → names (customfield_10200: Test Type) for exports without expand=names.",

@@ -66,8 +66,13 @@ class ResilienceSteps(_Params):
     cleanup_words: list[str] = Field(min_length=1)
 
 
+PayloadFormat = Literal["json", "yaml"]
+
+
 class StructuredData(_Params):
-    formats: list[Literal["json", "yaml"]] = Field(default_factory=lambda: ["json", "yaml"], min_length=1)
+    formats: list[PayloadFormat] = Field(
+        default_factory=lambda: list[PayloadFormat](("json", "yaml")), min_length=1
+    )
 
 
 class ExplicitAssertions(_Params):
@@ -117,7 +122,9 @@ def validate_check_params(spec: CheckSpec) -> str | None:
     return None
 
 
-def run_checks(context: CheckContext, rubric_field: RubricField, values: Sequence[DocumentField]) -> list[Issue]:
+def run_checks(
+    context: CheckContext, rubric_field: RubricField, values: Sequence[DocumentField]
+) -> list[Issue]:
     issues: list[Issue] = []
     for spec in rubric_field.checks:
         check = CHECKS[spec.check]
@@ -133,7 +140,10 @@ def field_values(document: TestCaseDocument, rubric_field: RubricField) -> list[
 
 def joined_text(values: Sequence[DocumentField]) -> str:
     return "\n".join(
-        part for value in values for part in (value.text, "\n".join(f"- {item}" for item in value.items)) if part
+        part
+        for value in values
+        for part in (value.text, "\n".join(f"- {item}" for item in value.items))
+        if part
     )
 
 
@@ -194,7 +204,9 @@ def _steps(context: CheckContext, values: Sequence[DocumentField], params: Steps
     return issues
 
 
-def _resilience_steps(context: CheckContext, values: Sequence[DocumentField], params: ResilienceSteps) -> list[Issue]:
+def _resilience_steps(
+    context: CheckContext, values: Sequence[DocumentField], params: ResilienceSteps
+) -> list[Issue]:
     if not context.resilience:
         return []
     steps = document_steps(values)
@@ -211,8 +223,8 @@ def _resilience_steps(context: CheckContext, values: Sequence[DocumentField], pa
 def structured_payload(text: str, formats: Sequence[str] = ("json", "yaml")) -> tuple[Any | None, str | None]:
     """(payload, error): the first JSON/YAML mapping or list in code blocks or in the whole text."""
     error = None
-    for candidate in [*code_blocks(text), text]:
-        candidate = candidate.strip()
+    for block in [*code_blocks(text), text]:
+        candidate = block.strip()
         if not candidate:
             continue
         if "json" in formats:
@@ -239,7 +251,9 @@ def _is_prose_list(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) and " " in item for item in value)
 
 
-def _structured_data(context: CheckContext, values: Sequence[DocumentField], params: StructuredData) -> list[Issue]:
+def _structured_data(
+    context: CheckContext, values: Sequence[DocumentField], params: StructuredData
+) -> list[Issue]:
     text = joined_text(values)
     payload, error = structured_payload(text, params.formats)
     if payload is not None:
@@ -266,7 +280,9 @@ def assertion_is_explicit(item: str, vague_words: Sequence[str]) -> bool:
     return bool(_COMPARATOR.search(item)) and not vague
 
 
-def _explicit_assertions(context: CheckContext, values: Sequence[DocumentField], params: ExplicitAssertions) -> list[Issue]:
+def _explicit_assertions(
+    context: CheckContext, values: Sequence[DocumentField], params: ExplicitAssertions
+) -> list[Issue]:
     items = list_items(joined_text(values))
     explicit = [item for item in items if assertion_is_explicit(item, params.vague_words)]
     vague = [item for item in items if item not in explicit]
@@ -279,7 +295,9 @@ def _explicit_assertions(context: CheckContext, values: Sequence[DocumentField],
     return issues
 
 
-def _node_id_exists(context: CheckContext, values: Sequence[DocumentField], params: NodeIdExists) -> list[Issue]:
+def _node_id_exists(
+    context: CheckContext, values: Sequence[DocumentField], params: NodeIdExists
+) -> list[Issue]:
     text = joined_text(values)
     ref = find_node_ref(text)
     if ref is None:
@@ -291,7 +309,9 @@ def _node_id_exists(context: CheckContext, values: Sequence[DocumentField], para
         return []
     if problem == "no_file":
         return [Issue("command_no_file", {"file": ref.file, "repo": str(context.repo.root)})]
-    return [Issue("command_no_test", {"file": ref.file, "test": "::".join([*ref.classes, ref.function or ""])})]
+    return [
+        Issue("command_no_test", {"file": ref.file, "test": "::".join([*ref.classes, ref.function or ""])})
+    ]
 
 
 def claims(text: str, params: AutomationAgrees) -> Literal["manual", "automated"] | None:
@@ -303,16 +323,22 @@ def claims(text: str, params: AutomationAgrees) -> Literal["manual", "automated"
     return None
 
 
-def _automation_agrees(context: CheckContext, values: Sequence[DocumentField], params: AutomationAgrees) -> list[Issue]:
+def _automation_agrees(
+    context: CheckContext, values: Sequence[DocumentField], params: AutomationAgrees
+) -> list[Issue]:
     text = joined_text(values)
     claim = claims(text, params)
     evidence = context.evidence
     if claim == "manual" and evidence is not None:
-        return [Issue("automation_contradicts", {"value": " ".join(text.split())[:40], **evidence_params(evidence)})]
+        return [
+            Issue(
+                "automation_contradicts", {"value": " ".join(text.split())[:40], **evidence_params(evidence)}
+            )
+        ]
     issues = []
-    if claim == "automated" and params.require_location and context.document.code is None:
-        if find_node_ref(text) is None and not re.search(r"\btest_\w+|\bTest[A-Z]\w+", text):
-            issues.append(Issue("automation_no_location"))
+    names_code = find_node_ref(text) is not None or re.search(r"\btest_\w+|\bTest[A-Z]\w+", text)
+    if claim == "automated" and params.require_location and context.document.code is None and not names_code:
+        issues.append(Issue("automation_no_location"))
     if claim == "automated" and context.evidence_checked and evidence is None:
         issues.append(Issue("automation_never_ran", blocking=False))
     return issues
@@ -336,7 +362,9 @@ def evidence_params(evidence: TestEvidence) -> dict[str, Any]:
     }
 
 
-def _latest_result(context: CheckContext, values: Sequence[DocumentField], params: LatestResult) -> list[Issue]:
+def _latest_result(
+    context: CheckContext, values: Sequence[DocumentField], params: LatestResult
+) -> list[Issue]:
     evidence = context.evidence
     if evidence is None:
         return []

@@ -91,6 +91,66 @@ class Facts:
         return json.dumps(self.payload, indent=2, ensure_ascii=False) if self.payload is not None else None
 
 
+def _learn_from_text(facts: Facts, text: str, summary: str) -> None:
+    """Dependency, operation, endpoint, id field, resources, namespace and hosts named anywhere."""
+    lowered = text.casefold()
+    for token, (name, port) in KNOWN_DEPENDENCIES.items():
+        if re.search(rf"(?<![\w]){re.escape(token)}(?![\w])", lowered):
+            facts.dependency, facts.port = name, port
+            break
+    if facts.dependency is None:
+        match = re.search(
+            r"\b([A-Z][\w.-]+)\s+(?:outage|is down|goes down|unavailable|unreachable|failure)", text
+        )
+        facts.dependency = match.group(1) if match else None
+    operation = _OPERATION.search(summary)
+    facts.operation = operation.group(1).strip() if operation else None
+    endpoint = _ENDPOINT.search(text)
+    if endpoint:
+        facts.method, facts.endpoint = endpoint.group(1), endpoint.group(2)
+    else:
+        path = _PATH.search(text)
+        facts.endpoint = path.group(1) if path else None
+    ids = _ID_FIELD.findall(text)
+    facts.id_field = ids[0] if ids else None
+    resources = _NO_RESOURCES.search(text)
+    if resources:
+        facts.resources = [word for word in resources.groups() if word]
+    elif facts.id_field:
+        facts.resources = [facts.id_field.removesuffix("_id")]
+    namespace = _NAMESPACE.search(text)
+    facts.namespace = namespace.group(1) if namespace else None
+    facts.hosts = list(dict.fromkeys(_URL.findall(text)))[:5]
+
+
+def _learn_payload(facts: Facts, data_text: str, repo: RepoIndex | None) -> None:
+    """The ticket's own structured payload, else a literal payload in the linked test's module."""
+    payload, _ = structured_payload(data_text)
+    if payload is not None:
+        facts.payload, facts.payload_origin = payload, "ticket"
+        return
+    facts.data_excerpt = " ".join(data_text.split())[:80] or None
+    if facts.code is not None and repo is not None:
+        found = literal_payload(repo.root / facts.code.file)
+        if found is not None:
+            facts.payload, facts.payload_origin = found, facts.code.file
+
+
+def _code_named_in(document: TestCaseDocument, rubric: Rubric) -> CodeLink | None:
+    """A pytest node id the ticket's Execution Command or Automation Status names."""
+    text = (
+        _values_text(document, rubric, "execution_command")
+        + "\n"
+        + _values_text(document, rubric, "automation_status")
+    )
+    ref = find_node_ref(text)
+    if ref is None or not ref.function:
+        return None
+    return CodeLink(
+        node_id=ref.node_id, file=ref.file, classname="::".join(ref.classes) or None, function=ref.function
+    )
+
+
 def _values_text(document: TestCaseDocument, rubric: Rubric, field_id: str) -> str:
     return joined_text(field_values(document, rubric.field(field_id))) if _has(rubric, field_id) else ""
 
@@ -108,64 +168,30 @@ def gather(
     evidence: TestEvidence | None,
     repo: RepoIndex | None,
 ) -> Facts:
-    text = document.all_text()
     summary = document.summary or document.key or ""
     facts = Facts(key=document.key, summary=summary, resilience=resilience, code=code, evidence=evidence)
-    lowered = text.casefold()
-    for token, (name, port) in KNOWN_DEPENDENCIES.items():
-        if re.search(rf"(?<![\w]){re.escape(token)}(?![\w])", lowered):
-            facts.dependency, facts.port = name, port
-            break
-    if facts.dependency is None:
-        match = re.search(r"\b([A-Z][\w.-]+)\s+(?:outage|is down|goes down|unavailable|unreachable|failure)", text)
-        facts.dependency = match.group(1) if match else None
-    operation = _OPERATION.search(summary)
-    facts.operation = operation.group(1).strip() if operation else None
-    endpoint = _ENDPOINT.search(text)
-    if endpoint:
-        facts.method, facts.endpoint = endpoint.group(1), endpoint.group(2)
-    else:
-        path = _PATH.search(text)
-        facts.endpoint = path.group(1) if path else None
+    _learn_from_text(facts, document.all_text(), summary)
     expected_text = "\n".join(
         _values_text(document, rubric, field_id)
         for field_id in ("expected_outcomes", "acceptance_criteria", "assertions", "description")
     )
     facts.codes = list(dict.fromkeys(code for code in _CODE.findall(expected_text) if code.startswith("5")))
-    ids = _ID_FIELD.findall(text)
-    facts.id_field = ids[0] if ids else None
-    resources = _NO_RESOURCES.search(text)
-    if resources:
-        facts.resources = [word for word in resources.groups() if word]
-    elif facts.id_field:
-        facts.resources = [facts.id_field.removesuffix("_id")]
-    namespace = _NAMESPACE.search(text)
-    facts.namespace = namespace.group(1) if namespace else None
-    facts.hosts = list(dict.fromkeys(_URL.findall(text)))[:5]
-    data_text = _values_text(document, rubric, "test_data")
-    payload, _ = structured_payload(data_text)
-    if payload is not None:
-        facts.payload, facts.payload_origin = payload, "ticket"
-    else:
-        facts.data_excerpt = " ".join(data_text.split())[:80] or None
-        if code is not None and repo is not None:
-            found = literal_payload(repo.root / code.file)
-            if found is not None:
-                facts.payload, facts.payload_origin = found, code.file
+    _learn_payload(facts, _values_text(document, rubric, "test_data"), repo)
     facts.pre_conditions = list_items(_values_text(document, rubric, "pre_conditions"))
     facts.expected = list_items(
-        "\n".join(_values_text(document, rubric, field_id) for field_id in ("expected_outcomes", "acceptance_criteria"))
+        "\n".join(
+            _values_text(document, rubric, field_id)
+            for field_id in ("expected_outcomes", "acceptance_criteria")
+        )
     )
     if _has(rubric, "test_steps"):
         facts.steps = document_steps(field_values(document, rubric.field("test_steps")))
     facts.requirements = list_items(_values_text(document, rubric, "requirements"))
     facts.related = list_items(_values_text(document, rubric, "related_issues"))
     config_text = _values_text(document, rubric, "test_configuration")
-    facts.environment = (evidence.environment if evidence else None) or (config_text.splitlines()[0] if config_text else None)
+    facts.environment = (evidence.environment if evidence else None) or (
+        config_text.splitlines()[0] if config_text else None
+    )
     if code is None:
-        ref = find_node_ref(_values_text(document, rubric, "execution_command") + "\n" + _values_text(document, rubric, "automation_status"))
-        if ref is not None and ref.function:
-            facts.code = CodeLink(
-                node_id=ref.node_id, file=ref.file, classname="::".join(ref.classes) or None, function=ref.function
-            )
+        facts.code = _code_named_in(document, rubric)
     return facts

@@ -66,18 +66,26 @@ def render(result: AuditResult, fmt: ReportFormat) -> str:
         return message(language, key, **params)
 
     name = "report.html.j2" if fmt == "html" else "report.md.j2"
-    return _environment().get_template(name).render(
-        result=result,
-        t=t,
-        language=language,
-        direction="rtl" if language == "he" else "ltr",
-        fix_groups=lambda ticket: fix_groups(ticket, language),
-        mark=STATUS_MARK,
+    return (
+        _environment()
+        .get_template(name)
+        .render(
+            result=result,
+            t=t,
+            language=language,
+            direction="rtl" if language == "he" else "ltr",
+            fix_groups=lambda ticket: fix_groups(ticket, language),
+            mark=STATUS_MARK,
+        )
     )
 
 
 def json_view(result: AuditResult) -> dict[str, Any]:
-    """The documented JSON for tools: ``{"tickets": [{"key", "score", "fields": [...], "template"}], "summary"}``."""
+    """The documented JSON for tools.
+
+    ``{"tickets": [{"key", "score", "fields": [{"field", "severity", "status", "reason"…}], "template"}],
+    "summary": {…}}``
+    """
     data = result.model_dump(mode="json")
     data["tickets"] = [
         {

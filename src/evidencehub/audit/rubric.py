@@ -71,6 +71,13 @@ class SeverityWeight(_Strict):
     weight: float = Field(gt=0)
 
 
+_DEFAULT_WEIGHTS: dict[Severity, SeverityWeight] = {
+    "critical": SeverityWeight(weight=5),
+    "important": SeverityWeight(weight=3),
+    "nice_to_have": SeverityWeight(weight=1),
+}
+
+
 class RubricField(_Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     name: Localized
@@ -88,7 +95,9 @@ class RubricField(_Strict):
     @property
     def match_names(self) -> dict[str, set[str]]:
         """Normalised names by source kind; names and aliases are accepted for every kind."""
-        common = {normalize_label(name) for name in (self.name.en, self.name.he, *self.aliases.en, *self.aliases.he)}
+        common = {
+            normalize_label(name) for name in (self.name.en, self.name.he, *self.aliases.en, *self.aliases.he)
+        }
         return {
             "jira_field": common | {normalize_label(name) for name in self.find.jira_fields},
             "heading": common | {normalize_label(name) for name in self.find.headings},
@@ -101,13 +110,7 @@ class Rubric(_Strict):
     name: str = Field(min_length=1)
     version: str = Field(min_length=1)
     description: str = ""
-    severities: dict[Severity, SeverityWeight] = Field(
-        default_factory=lambda: {
-            "critical": SeverityWeight(weight=5),
-            "important": SeverityWeight(weight=3),
-            "nice_to_have": SeverityWeight(weight=1),
-        }
-    )
+    severities: dict[Severity, SeverityWeight] = Field(default_factory=lambda: dict(_DEFAULT_WEIGHTS))
     insufficient_credit: float = Field(0.5, ge=0, le=1)
     resilience_keywords: list[str] = Field(default_factory=list)
     fields: list[RubricField] = Field(min_length=1)
@@ -163,7 +166,10 @@ def parse_rubric(text: str, source: str) -> Rubric:
         where = f", line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"rubric {source}{where}: not valid YAML: {exc}", details={"file": source}) from exc
     if not isinstance(data, dict):
-        raise ConfigError(f"rubric {source}: expected a mapping with 'name', 'version' and 'fields'", details={"file": source})
+        raise ConfigError(
+            f"rubric {source}: expected a mapping with 'name', 'version' and 'fields'",
+            details={"file": source},
+        )
     try:
         rubric = Rubric.model_validate(data)
     except ValidationError as exc:

@@ -6,7 +6,8 @@ English or Hebrew happens afterwards, so a stored report can hold both.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 
 from evidencehub.audit.checks import CheckContext, Issue, field_values, run_checks
 from evidencehub.audit.rubric import Rubric, RubricField
@@ -18,7 +19,7 @@ class FieldAssessment:
     field: RubricField
     status: FieldStatus
     values: list[DocumentField]
-    issues: list[Issue] = field(default_factory=list)
+    issues: list[Issue] = dataclass_field(default_factory=list)
 
 
 @dataclass

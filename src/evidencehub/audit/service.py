@@ -16,7 +16,14 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from evidencehub.audit.checks import AutomationAgrees, CheckContext, Issue, claims, evidence_params, is_resilience
+from evidencehub.audit.checks import (
+    AutomationAgrees,
+    CheckContext,
+    Issue,
+    claims,
+    evidence_params,
+    is_resilience,
+)
 from evidencehub.audit.facts import Facts, gather
 from evidencehub.audit.i18n import message
 from evidencehub.audit.model import AuditReport, AuditTicketRecord
@@ -45,7 +52,12 @@ from evidencehub.orgs.service import ensure_organization
 from evidencehub.results import service as results_service
 from evidencehub.results.model import Project
 
-DISTRIBUTION_BUCKETS: tuple[tuple[str, float], ...] = (("90-100", 90), ("75-89", 75), ("50-74", 50), ("0-49", 0))
+DISTRIBUTION_BUCKETS: tuple[tuple[str, float], ...] = (
+    ("90-100", 90),
+    ("75-89", 75),
+    ("50-74", 50),
+    ("0-49", 0),
+)
 
 
 class EvidenceSource(Protocol):
@@ -143,7 +155,11 @@ def assess_documents(documents: Sequence[TestCaseDocument], options: AuditOption
             contradiction = ("contradiction.manual_with_results", evidence_params(evidence))
         elif claim == "automated" and options.evidence is not None and evidence is None:
             contradiction = ("contradiction.automated_never_ran", {})
-        automated = True if (evidence is not None or code is not None) else (None if claim is None else claim == "automated")
+        automated = (
+            True
+            if (evidence is not None or code is not None)
+            else (None if claim is None else claim == "automated")
+        )
         assessments.append(TicketAssessment(document, assessment, facts, evidence, contradiction, automated))
     return assessments
 
@@ -173,12 +189,21 @@ def issue_text(issue: Issue, language: Language) -> str:
 
 
 def ticket_audit(
-    ticket: TicketAssessment, rubric: Rubric, language: Language, *, template: bool, today: dt.date | None = None
+    ticket: TicketAssessment,
+    rubric: Rubric,
+    language: Language,
+    *,
+    template: bool,
+    today: dt.date | None = None,
 ) -> TicketAudit:
     """One ticket's findings in ``language`` (and its filled template, when asked)."""
     findings = []
     for item in ticket.assessment.fields:
-        reasons = [issue_text(issue, language) for issue in item.issues if item.status != "present" or not issue.blocking]
+        reasons = [
+            issue_text(issue, language)
+            for issue in item.issues
+            if item.status != "present" or not issue.blocking
+        ]
         findings.append(
             FieldFinding(
                 field=item.field.name.en,
@@ -187,7 +212,8 @@ def ticket_audit(
                 severity=item.field.severity,
                 status=item.status,
                 reason="; ".join(reasons) or None,
-                found_in=", ".join(dict.fromkeys(value.location for value in item.values if value.location)) or None,
+                found_in=", ".join(dict.fromkeys(value.location for value in item.values if value.location))
+                or None,
                 what=item.field.explain.what.get(language),
                 why=item.field.explain.why.get(language),
                 where=item.field.explain.where.get(language),
@@ -206,7 +232,9 @@ def ticket_audit(
             today=today,
         )
     contradiction = (
-        message(language, ticket.contradiction[0], **ticket.contradiction[1]) if ticket.contradiction else None
+        message(language, ticket.contradiction[0], **ticket.contradiction[1])
+        if ticket.contradiction
+        else None
     )
     return TicketAudit(
         key=document.key,
@@ -224,7 +252,9 @@ def ticket_audit(
     )
 
 
-def summarize(tickets: Sequence[TicketAudit], rubric: Rubric, language: Language, fail_under: float | None) -> AuditSummary:
+def summarize(
+    tickets: Sequence[TicketAudit], rubric: Rubric, language: Language, fail_under: float | None
+) -> AuditSummary:
     scores = [ticket.score for ticket in tickets]
     distribution = dict.fromkeys((name for name, _ in DISTRIBUTION_BUCKETS), 0)
     for value in scores:
@@ -263,7 +293,9 @@ def summarize(tickets: Sequence[TicketAudit], rubric: Rubric, language: Language
             if ticket.contradiction
         ],
         below_threshold=[
-            ticket.key or ticket.source for ticket in tickets if fail_under is not None and ticket.score < fail_under
+            ticket.key or ticket.source
+            for ticket in tickets
+            if fail_under is not None and ticket.score < fail_under
         ],
         fail_under=fail_under,
     )
@@ -277,7 +309,8 @@ def render_result(
     template: bool,
 ) -> AuditResult:
     tickets = [
-        ticket_audit(item, options.rubric, language, template=template, today=options.today) for item in assessments
+        ticket_audit(item, options.rubric, language, template=template, today=options.today)
+        for item in assessments
     ]
     return AuditResult(
         rubric=options.rubric.name,
@@ -318,9 +351,11 @@ def run_audit(request: AuditRequest, settings: Settings, database: Database | No
     )
     documents = read_documents(request.paths, read_options, request.source_format)
     if not documents:
-        raise InputError("no test cases found in the given files", details={"files": [str(p) for p in request.paths]})
+        raise InputError(
+            "no test cases found in the given files", details={"files": [str(p) for p in request.paths]}
+        )
     options = AuditOptions(rubric=rubric, repo=repo, today=request.today, fail_under=request.fail_under)
-    if database is None or not request.use_evidence and request.project is None:
+    if database is None or (not request.use_evidence and request.project is None):
         assessments = assess_documents(documents, options)
         return render_result(assessments, options, request.language, template=request.template)
     organization_slug = request.organization or settings.default_organization
@@ -354,9 +389,9 @@ def _store(
             details={"project": request.project},
         )
     by_language = {
-        language: result if language == result.language and request.template else render_result(
-            assessments, options, language, template=True
-        )
+        language: result
+        if language == result.language and request.template
+        else render_result(assessments, options, language, template=True)
         for language in LANGUAGES
     }
     report = AuditReport(
@@ -368,7 +403,9 @@ def _store(
         sources=[str(path) for path in request.paths],
         ticket_count=len(result.tickets),
         average_score=result.summary.average_score,
-        summary={language: rendered.summary.model_dump(mode="json") for language, rendered in by_language.items()},
+        summary={
+            language: rendered.summary.model_dump(mode="json") for language, rendered in by_language.items()
+        },
     )
     for position, item in enumerate(assessments):
         audits = {language: rendered.tickets[position] for language, rendered in by_language.items()}
@@ -380,7 +417,8 @@ def _store(
                 source_format=item.document.source_format,
                 score=item.assessment.score,
                 findings={
-                    language: audit.model_dump(mode="json", exclude={"template"}) for language, audit in audits.items()
+                    language: audit.model_dump(mode="json", exclude={"template"})
+                    for language, audit in audits.items()
                 },
                 templates={language: audit.template for language, audit in audits.items()},
                 document=item.document.model_dump(mode="json"),

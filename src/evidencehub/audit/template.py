@@ -41,7 +41,7 @@ class _Writer:
     @property
     def codes(self) -> str:
         codes = self.facts.codes or (["502", "503"] if self.facts.resilience else [])
-        return " / ".join(codes) if codes else f"{TODO}: {self.t('unknown_codes')}"
+        return f" {self.t('or')} ".join(codes) if codes else f"{TODO}: {self.t('unknown_codes')}"
 
     @property
     def id_field(self) -> str:
@@ -132,24 +132,38 @@ class _Writer:
         existing = self.facts.steps
         if existing:
             return [
-                step.model_copy(update={"expected": step.expected or f"{TODO}: {self.t('step_expected_todo')}"})
+                step.model_copy(
+                    update={"expected": step.expected or f"{TODO}: {self.t('step_expected_todo')}"}
+                )
                 for step in existing
             ]
         steps = []
         pre = "; ".join(self.facts.pre_conditions) or f"{TODO}: {self.t('pre_todo')}"
-        steps.append(TestStep(index=1, action=self.t("generic.setup", pre=pre), expected=self.t("generic.setup_expected")))
+        steps.append(
+            TestStep(
+                index=1, action=self.t("generic.setup", pre=pre), expected=self.t("generic.setup_expected")
+            )
+        )
         steps.append(
             TestStep(
                 index=2,
                 action=self.t("generic.act", operation=self.operation),
                 data=self.data_ref,
-                expected=self.facts.expected[0] if self.facts.expected else f"{TODO}: {self.t('step_expected_todo')}",
+                expected=self.facts.expected[0]
+                if self.facts.expected
+                else f"{TODO}: {self.t('step_expected_todo')}",
             )
         )
         for item in self.facts.expected[1:]:
-            steps.append(TestStep(index=len(steps) + 1, action=self.t("generic.verify", item=item), expected=item))
+            steps.append(
+                TestStep(index=len(steps) + 1, action=self.t("generic.verify", item=item), expected=item)
+            )
         steps.append(
-            TestStep(index=len(steps) + 1, action=self.t("generic.cleanup"), expected=self.t("generic.cleanup_expected"))
+            TestStep(
+                index=len(steps) + 1,
+                action=self.t("generic.cleanup"),
+                expected=self.t("generic.cleanup_expected"),
+            )
         )
         return steps
 
@@ -158,7 +172,7 @@ class _Writer:
             items = [f"{item}" for item in self.facts.expected] or [f"{TODO}: {self.t('assert_todo')}"]
             return "\n".join(f"- {item}" for item in items)
         lines = [
-            self.t("assert.status", codes=self.codes.replace(" / ", ", ")),
+            self.t("assert.status", codes=self.codes),
             self.t("assert.no_id", id_field=self.id_field),
             self.t("assert.error_names", dependency=self.dependency),
             self.t("assert.no_resources", resources=self.resources),
@@ -170,7 +184,11 @@ class _Writer:
     def test_data(self) -> str:
         if self.facts.payload_json is not None:
             origin = self.facts.payload_origin
-            intro = self.t("data_from_code", file=origin) if origin and origin != "ticket" else self.t("data_from_ticket")
+            intro = (
+                self.t("data_from_code", file=origin)
+                if origin and origin != "ticket"
+                else self.t("data_from_ticket")
+            )
             return f"{intro}\n\n```json\n{self.facts.payload_json}\n```"
         return f"{TODO}: " + self.t("data_todo", call=self.call, excerpt=self.facts.data_excerpt or "—")
 
@@ -228,9 +246,14 @@ class _Writer:
     def test_configuration(self) -> str:
         facts = self.facts
         lines = [
-            self.t("config.environment", environment=facts.environment or f"{TODO}: {self.t('environment_todo')}"),
+            self.t(
+                "config.environment", environment=facts.environment or f"{TODO}: {self.t('environment_todo')}"
+            ),
             self.t("config.namespace", namespace=facts.namespace or f"{TODO}: {self.t('namespace_todo')}"),
-            self.t("config.endpoint", endpoint=facts.call or facts.endpoint or f"{TODO}: {self.t('unknown_call')}"),
+            self.t(
+                "config.endpoint",
+                endpoint=facts.call or facts.endpoint or f"{TODO}: {self.t('unknown_call')}",
+            ),
         ]
         if facts.hosts:
             lines.append(self.t("config.hosts", hosts=", ".join(facts.hosts)))
@@ -261,13 +284,21 @@ class _Writer:
     def attachments(self) -> str:
         lines = [f"{TODO}: {self.t('attachments_todo', codes=self.codes)}"]
         if self.facts.evidence is not None:
-            lines.append(self.t("attachments_run", run=self.facts.evidence.run_id, status=self.facts.evidence.status.upper()))
+            lines.append(
+                self.t(
+                    "attachments_run",
+                    run=self.facts.evidence.run_id,
+                    status=self.facts.evidence.status.upper(),
+                )
+            )
         return "\n".join(f"- {line}" for line in lines)
 
     def architectural_context(self) -> str:
         if not self.facts.resilience:
             return f"{TODO}: {self.t('architecture_todo')}"
-        flow = self.t("architecture.flow", call=self.call, dependency=self.dependency, resources=self.resources)
+        flow = self.t(
+            "architecture.flow", call=self.call, dependency=self.dependency, resources=self.resources
+        )
         failure = self.t("architecture.failure", dependency=self.dependency, codes=self.codes)
         return f"{flow}\n\n{failure}\n\n{TODO}: {self.t('architecture.confirm')}"
 
@@ -304,10 +335,14 @@ _GENERATORS: dict[str, Callable[[_Writer], str]] = {
 
 
 def _existing(values: list[DocumentField]) -> str:
+    """The ticket's own text for a field: steps as a table, several labelled values as a list."""
     for value in values:
         if value.steps:
             return steps_to_markdown(value.steps)
-    return joined_text(values)
+    labels = {value.label for value in values}
+    if len(labels) > 1 and all(not value.items and "\n" not in value.text for value in values):
+        return "\n".join(f"- {value.label}: {value.text}" for value in values)
+    return joined_text(values[:1])
 
 
 def render_template(
@@ -339,7 +374,11 @@ def render_template(
 
 
 def _section(
-    writer: _Writer, rubric_field: RubricField, finding: FieldFinding, values: list[DocumentField], facts: Facts
+    writer: _Writer,
+    rubric_field: RubricField,
+    finding: FieldFinding,
+    values: list[DocumentField],
+    facts: Facts,
 ) -> list[str]:
     heading = rubric_field.name.en  # Jira field names stay as Jira spells them
     if finding.status == "present":
@@ -353,7 +392,12 @@ def _section(
         body = facts.summary
     else:
         body = f"{TODO}: {rubric_field.explain.what.get(writer.language)}"
-    lines = [f"## {heading} [{tag}]", "", f"_{writer.t('where')}: {rubric_field.explain.where.get(writer.language)}_", ""]
+    lines = [
+        f"## {heading} [{tag}]",
+        "",
+        f"_{writer.t('where')}: {rubric_field.explain.where.get(writer.language)}_",
+        "",
+    ]
     if finding.status == "insufficient" and values:
         lines.extend([f"_{writer.t('was')}: {' '.join(_existing(values).split())[:160]}_", ""])
     lines.extend([body, ""])

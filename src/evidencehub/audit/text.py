@@ -48,9 +48,9 @@ def split_sections(text: str) -> tuple[str, list[Section]]:
         if _FENCE.match(line):
             in_fence = not in_fence
             continue
-        heading = None if in_fence else _heading(line)
-        if heading is not None:
-            headings.append((index, heading[0], heading[1]))
+        found = None if in_fence else _heading(line)
+        if found is not None:
+            headings.append((index, found[0], found[1]))
     if not headings:
         return text.strip(), []
     preamble = "\n".join(lines[: headings[0][0]]).strip()
@@ -151,57 +151,71 @@ def _adf_inline(node: Any) -> str:
     return "".join(_adf_inline(child) for child in node.get("content") or [])
 
 
+def _adf_children(node: dict[str, Any], depth: int) -> list[str]:
+    return [line for child in node.get("content") or [] for line in _adf_block(child, depth)]
+
+
+def _adf_inline_text(node: dict[str, Any]) -> str:
+    return "".join(_adf_inline(child) for child in node.get("content") or [])
+
+
+def _adf_heading(node: dict[str, Any], depth: int) -> list[str]:
+    level = int((node.get("attrs") or {}).get("level", 2))
+    return [f"{'#' * level} {_adf_inline_text(node)}", ""]
+
+
+def _adf_list(node: dict[str, Any], depth: int) -> list[str]:
+    marker = "1." if node.get("type") == "orderedList" else "-"
+    lines = []
+    for item in node.get("content") or []:
+        item_lines = [line for line in _adf_children(item, depth + 1) if line]
+        if item_lines:
+            lines.append(f"{'  ' * depth}{marker} {item_lines[0].strip()}")
+            lines.extend(f"{'  ' * (depth + 1)}{line.strip()}" for line in item_lines[1:])
+    return [*lines, ""]
+
+
+def _adf_code(node: dict[str, Any], depth: int) -> list[str]:
+    language = (node.get("attrs") or {}).get("language") or ""
+    return [f"```{language}", _adf_inline_text(node), "```", ""]
+
+
+def _adf_table(node: dict[str, Any], depth: int) -> list[str]:
+    rows = []
+    for row in node.get("content") or []:
+        cells = [
+            " ".join(line for line in _adf_children(cell, 0) if line) for cell in row.get("content") or []
+        ]
+        rows.append("| " + " | ".join(cells) + " |")
+    if rows:
+        rows.insert(1, "|" + "---|" * (rows[0].count("|") - 1))
+    return [*rows, ""]
+
+
+_ADF_BLOCKS: dict[str, Any] = {
+    "doc": _adf_children,
+    "blockquote": _adf_children,
+    "panel": _adf_children,
+    "expand": _adf_children,
+    "nestedExpand": _adf_children,
+    "heading": _adf_heading,
+    "paragraph": lambda node, depth: [_adf_inline_text(node), ""],
+    "bulletList": _adf_list,
+    "orderedList": _adf_list,
+    "codeBlock": _adf_code,
+    "table": _adf_table,
+    "rule": lambda node, depth: ["---", ""],
+}
+
+
 def _adf_block(node: Any, depth: int) -> list[str]:
     if not isinstance(node, dict):
         return []
-    kind = node.get("type")
-    children = node.get("content") or []
-    if kind == "doc":
-        lines: list[str] = []
-        for child in children:
-            lines.extend(_adf_block(child, depth))
-        return lines
-    if kind == "heading":
-        level = int((node.get("attrs") or {}).get("level", 2))
-        return [f"{'#' * level} {''.join(_adf_inline(child) for child in children)}", ""]
-    if kind == "paragraph":
-        return ["".join(_adf_inline(child) for child in children), ""]
-    if kind in {"bulletList", "orderedList"}:
-        lines = []
-        for item in children:
-            marker = "1." if kind == "orderedList" else "-"
-            item_lines: list[str] = []
-            for block in item.get("content") or []:
-                item_lines.extend(line for line in _adf_block(block, depth + 1) if line)
-            if item_lines:
-                lines.append(f"{'  ' * depth}{marker} {item_lines[0].strip()}")
-                lines.extend(f"{'  ' * (depth + 1)}{line.strip()}" for line in item_lines[1:])
-        return [*lines, ""]
-    if kind == "codeBlock":
-        language = (node.get("attrs") or {}).get("language") or ""
-        return [f"```{language}", "".join(_adf_inline(child) for child in children), "```", ""]
-    if kind == "table":
-        rows = []
-        for row in children:
-            cells = [
-                " ".join(
-                    line for block in cell.get("content") or [] for line in _adf_block(block, 0) if line
-                )
-                for cell in row.get("content") or []
-            ]
-            rows.append("| " + " | ".join(cells) + " |")
-        if rows:
-            width = rows[0].count("|") - 1
-            rows.insert(1, "|" + "---|" * width)
-        return [*rows, ""]
-    if kind in {"blockquote", "panel", "expand", "nestedExpand"}:
-        lines = []
-        for child in children:
-            lines.extend(_adf_block(child, depth))
-        return lines
-    if kind == "rule":
-        return ["---", ""]
-    return ["".join(_adf_inline(child) for child in children)]
+    handler = _ADF_BLOCKS.get(str(node.get("type")))
+    if handler is None:
+        return [_adf_inline_text(node)]
+    lines: list[str] = handler(node, depth)
+    return lines
 
 
 # --- lists, tables and steps -------------------------------------------------------------------------
@@ -285,9 +299,7 @@ def _steps_from_table(rows: list[list[str]]) -> list[TestStep]:
 
         if not any(row):
             continue
-        steps.append(
-            TestStep(index=number, action=cell(action), data=cell(data), expected=cell(expected))
-        )
+        steps.append(TestStep(index=number, action=cell(action), data=cell(data), expected=cell(expected)))
     return steps
 
 

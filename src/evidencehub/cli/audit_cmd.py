@@ -37,12 +37,15 @@ def audit(
     ] = None,
     repo: Annotated[
         Path | None,
-        typer.Option("--repo", help="Repository whose pytest tests the tickets' execution commands must name."),
+        typer.Option(
+            "--repo", help="Repository whose pytest tests the tickets' execution commands must name."
+        ),
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help=FORMAT_HELP)] = "table",
     lang: Annotated[str, typer.Option("--lang", help="Report language: en or he.")] = "en",
     template: Annotated[
-        bool, typer.Option("--template", help="Add a ready-to-paste ticket draft filling every missing field.")
+        bool,
+        typer.Option("--template", help="Add a ready-to-paste ticket draft filling every missing field."),
     ] = False,
     fail_under: Annotated[
         float | None,
@@ -62,11 +65,15 @@ def audit(
         Path | None, typer.Option("--output", "-o", help="Write the report to this file instead of stdout.")
     ] = None,
     print_rubric: Annotated[
-        bool, typer.Option("--print-rubric", help="Print the built-in rubric YAML (a start for your own) and exit.")
+        bool,
+        typer.Option(
+            "--print-rubric", help="Print the built-in rubric YAML (a start for your own) and exit."
+        ),
     ] = False,
 ) -> None:
     """Audit test tickets against the Xray completeness rubric: findings, score, fixes, filled template."""
-    from evidencehub.audit import report, rubric as rubric_module, service
+    from evidencehub.audit import report, service
+    from evidencehub.audit import rubric as rubric_module
     from evidencehub.errors import InputError
 
     if print_rubric:
@@ -75,7 +82,9 @@ def audit(
     if not files:
         raise InputError("give at least one FILE (or directory) to audit", details={"parameter": "FILE"})
     if fmt not in report.FORMATS:
-        raise InputError(f"--format must be one of {', '.join(report.FORMATS)}", details={"parameter": "format"})
+        raise InputError(
+            f"--format must be one of {', '.join(report.FORMATS)}", details={"parameter": "format"}
+        )
     if lang not in ("en", "he"):
         raise InputError("--lang must be en or he", details={"parameter": "lang"})
     if no_evidence and project is not None:
@@ -102,7 +111,7 @@ def audit(
     if fmt == "table" and output is None:
         _print_tables(result)
     else:
-        text = report.render(result, "markdown" if fmt == "table" else fmt)  # type: ignore[arg-type]
+        text = report.render(result, "markdown" if fmt == "table" else fmt)
         if output is not None:
             output.write_text(text, encoding="utf-8")
         else:
@@ -149,7 +158,9 @@ def _print_tables(result: object) -> None:
         ]
         fixes = Text()
         for group in fix_groups(ticket, language):
-            fixes.append(t("report.fix_group", severity=group.label, count=len(group.findings)) + "\n", "bold")
+            fixes.append(
+                t("report.fix_group", severity=group.label, count=len(group.findings)) + "\n", "bold"
+            )
             for number, finding in enumerate(group.findings, start=1):
                 fixes.append(f"  {number}. {finding.field}: {finding.where}\n")
         if fixes:
@@ -177,7 +188,12 @@ def _print_tables(result: object) -> None:
             console.print(
                 table(
                     t("report.most_missing"),
-                    [t("report.field"), t("report.importance"), t("report.missing_count"), t("report.insufficient_count")],
+                    [
+                        t("report.field"),
+                        t("report.importance"),
+                        t("report.missing_count"),
+                        t("report.insufficient_count"),
+                    ],
                     [
                         [item.field, t(f"severity.{item.severity}"), item.missing, item.insufficient]
                         for item in summary.most_often_missing[:10]

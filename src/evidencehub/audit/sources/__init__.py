@@ -65,9 +65,7 @@ def detect(path: Path) -> SourceFormat:
     )
 
 
-def read_documents(
-    paths: Sequence[Path], options: ReadOptions, fmt: str = "auto"
-) -> list[TestCaseDocument]:
+def read_documents(paths: Sequence[Path], options: ReadOptions, fmt: str = "auto") -> list[TestCaseDocument]:
     """Every test case in the files (directories are searched), in input order."""
     if fmt != "auto" and fmt not in source_formats():
         raise InputError(

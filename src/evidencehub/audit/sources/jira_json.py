@@ -60,7 +60,8 @@ def _read(path: Path, options: ReadOptions) -> list[TestCaseDocument]:
         data = json.loads(read_text(path))
     except json.JSONDecodeError as exc:
         raise InputError(
-            f"{path}, line {exc.lineno}: not valid JSON: {exc.msg}", details={"file": str(path), "line": exc.lineno}
+            f"{path}, line {exc.lineno}: not valid JSON: {exc.msg}",
+            details={"file": str(path), "line": exc.lineno},
         ) from exc
     names: dict[str, str] = dict(options.jira_field_names)
     if isinstance(data, dict) and isinstance(data.get("issues"), list):
@@ -115,7 +116,12 @@ def issue_document(issue: Mapping[str, Any], names: Mapping[str, str], source: s
         elif (steps := _xray_steps(value)) is not None:
             document.add(label, FieldKind.JIRA_FIELD, steps=steps, location=where)
         elif isinstance(value, list):
-            document.add(label, FieldKind.JIRA_FIELD, items=[_plain(item) for item in value if _plain(item)], location=where)
+            document.add(
+                label,
+                FieldKind.JIRA_FIELD,
+                items=[_plain(item) for item in value if _plain(item)],
+                location=where,
+            )
         else:
             document.add(label, FieldKind.JIRA_FIELD, _rich_text(value), location=where)
     return document
@@ -140,22 +146,26 @@ def _plain(value: Any) -> str:
     """A field value as one line of text: option values, user names, file names, numbers."""
     if value is None:
         return ""
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, bool | int | float):
-        return str(value)
     if isinstance(value, dict):
-        if value.get("type") == "doc":
-            return adf_to_markdown(value)
-        for attribute in ("value", "name", "displayName", "filename", "key", "title"):
-            if value.get(attribute):
-                child = value.get("child")
-                text = str(value[attribute])
-                return f"{text} / {_plain(child)}" if isinstance(child, dict) else text
-        return ""
+        return _option_text(value)
     if isinstance(value, list):
         return ", ".join(filter(None, (_plain(item) for item in value)))
-    return str(value)
+    return str(value).strip()
+
+
+def _option_text(value: dict[str, Any]) -> str:
+    """Select options (with cascading children), users, attachments, linked issues."""
+    if value.get("type") == "doc":
+        return adf_to_markdown(value)
+    attribute = next(
+        (name for name in ("value", "displayName", "name", "filename", "key", "title") if value.get(name)),
+        None,
+    )
+    if attribute is None:
+        return ""
+    child = value.get("child")
+    text = str(value[attribute])
+    return f"{text} / {_plain(child)}" if isinstance(child, dict) else text
 
 
 def _add_description(document: TestCaseDocument, value: Any, where: str) -> None:
@@ -208,7 +218,12 @@ def _xray_steps(value: Any) -> list[TestStep] | None:
             return None
         index = item.get("index") or item.get("id") or position
         steps.append(
-            TestStep(index=int(index) if str(index).isdigit() else position, action=action, data=data, expected=expected)
+            TestStep(
+                index=int(index) if str(index).isdigit() else position,
+                action=action,
+                data=data,
+                expected=expected,
+            )
         )
     return steps
 

@@ -16,7 +16,9 @@ from evidencehub.audit.sources.base import ReadOptions, SourceFormat, read_text
 from evidencehub.audit.text import split_sections
 
 KEY_TITLE = re.compile(r"^\s*\[?([A-Z][A-Z0-9_]*-\d+)\]?\s*(?:[:–—|-]\s*)?(.*)$")
-_INLINE_FIELD = re.compile(r"^\s*(?:[-*]\s+)?(?:\*\*|__)?([^*_:|]{1,40}?)(?:\*\*|__)?\s*:\s*(?:\*\*|__)?\s*(.+)$")
+_INLINE_FIELD = re.compile(
+    r"^\s*(?:[-*]\s+)?(?:\*\*|__)?([^*_:|]{1,40}?)(?:\*\*|__)?\s*:\s*(?:\*\*|__)?\s*(.+)$"
+)
 
 
 def _detect(path: Path, head: bytes) -> bool:
@@ -30,7 +32,7 @@ def _read(path: Path, options: ReadOptions) -> list[TestCaseDocument]:
     tests = [section for section in sections if section.level == top and top == 1]
     if not tests:
         document = TestCaseDocument(source=str(path), source_format=SOURCE.name, summary=path.stem)
-        _fill(document, preamble, [s for s in sections], str(path))
+        _fill(document, preamble, sections, str(path))
         return [document]
     documents = []
     for test in tests:
@@ -54,13 +56,25 @@ def _fill(document: TestCaseDocument, preamble: str, sections: list, where: str)
     for line in preamble.splitlines():
         match = _INLINE_FIELD.match(line)
         if match and not match.group(1).strip().startswith(("http", "```")):
-            document.add(match.group(1).strip(), FieldKind.HEADING, match.group(2).strip(), location=f"{where}, '{match.group(1).strip()}:' line")
+            document.add(
+                match.group(1).strip(),
+                FieldKind.HEADING,
+                match.group(2).strip(),
+                location=f"{where}, '{match.group(1).strip()}:' line",
+            )
         elif line.strip():
             leftover.append(line)
     if leftover:
-        document.add("Description", FieldKind.HEADING, "\n".join(leftover), location=f"{where}, text under the title")
+        document.add(
+            "Description", FieldKind.HEADING, "\n".join(leftover), location=f"{where}, text under the title"
+        )
     for section in sections:
-        document.add(section.heading, FieldKind.HEADING, section.body, location=f"{where.split(':')[0]}:{section.line} section '{section.heading}'")
+        document.add(
+            section.heading,
+            FieldKind.HEADING,
+            section.body,
+            location=f"{where.split(':', maxsplit=1)[0]}:{section.line} section '{section.heading}'",
+        )
 
 
 SOURCE = SourceFormat(

@@ -140,8 +140,8 @@ def docstring_sections(docstring: str) -> tuple[str, list[tuple[str, str]]]:
     """The docstring's leading paragraph and its (section, body) pairs."""
     lines = docstring.splitlines()
     if any(line.lstrip().startswith("#") for line in lines):
-        preamble, sections = split_sections(docstring)
-        return preamble, [(section.heading, section.body) for section in sections]
+        preamble, headed = split_sections(docstring)
+        return preamble, [(section.heading, section.body) for section in headed]
     preamble_lines: list[str] = []
     sections: list[tuple[str, list[str]]] = []
     index = 0
@@ -180,7 +180,9 @@ def test_document(test: PytestTest, key: str | None, source: str) -> TestCaseDoc
     if preamble:
         document.add("Description", FieldKind.DOCSTRING, preamble, location=f"docstring of {where}")
     for heading, body in sections:
-        document.add(heading, FieldKind.DOCSTRING, body, location=f"docstring of {where}, section '{heading}'")
+        document.add(
+            heading, FieldKind.DOCSTRING, body, location=f"docstring of {where}, section '{heading}'"
+        )
     place = f"function {test.function}" + (f", class {test.classname}" if test.classname else "")
     document.add(
         "Automation Status",
@@ -188,7 +190,9 @@ def test_document(test: PytestTest, key: str | None, source: str) -> TestCaseDoc
         f"Automated (pytest) – {place}, file {test.file}",
         location=f"the test code {where}",
     )
-    document.add("Execution Command", FieldKind.DERIVED, f'pytest "{test.node_id}"', location=f"node id of {where}")
+    document.add(
+        "Execution Command", FieldKind.DERIVED, f'pytest "{test.node_id}"', location=f"node id of {where}"
+    )
     labels = [marker for marker in test.markers if marker not in _MECHANICS]
     document.add("Labels", FieldKind.DERIVED, items=labels, location=f"pytest markers on {where}")
     return document
@@ -198,11 +202,11 @@ test_document.__test__ = False  # type: ignore[attr-defined]  # not a pytest tes
 
 
 def _read(path: Path, options: ReadOptions) -> list[TestCaseDocument]:
-    documents = []
+    documents: list[TestCaseDocument] = []
     for test in collect_tests(path, options.repo):
         source = f"{path}:{test.line}"
-        for key in test.xray_keys or [None]:
-            documents.append(test_document(test, key, source))
+        keys: list[str | None] = [*test.xray_keys] or [None]
+        documents.extend(test_document(test, key, source) for key in keys)
     return documents
 
 

@@ -28,7 +28,11 @@ def _detect(path: Path, head: bytes) -> bool:
     if path.suffix.lower() not in {".csv", ".tsv"}:
         return False
     first = head.decode("utf-8", "replace").lstrip("\ufeff").splitlines()[:1]
-    header = {normalize_label(cell) for cell in first[0].replace(";", ",").replace("\t", ",").split(",")} if first else set()
+    header = (
+        {normalize_label(cell) for cell in first[0].replace(";", ",").replace("\t", ",").split(",")}
+        if first
+        else set()
+    )
     return bool(header & set(_KEY_COLUMNS + _SUMMARY_COLUMNS)) and bool(header & set(_ACTION_COLUMNS))
 
 
@@ -69,7 +73,7 @@ def _read(path: Path, options: ReadOptions) -> list[TestCaseDocument]:
 
         key, summary = cell(key_at), cell(summary_at)
         previous_key = tests[-1][0].get(header[key_at], [""])[0] if tests and key_at is not None else ""
-        if not tests or (key or summary) and key != previous_key:
+        if not tests or ((key or summary) and key != previous_key):
             values: dict[str, list[str]] = {}
             for index, name in enumerate(header):
                 if index in step_columns or not cell(index):
@@ -106,7 +110,12 @@ def _document(
         else:
             document.add(name, FieldKind.JIRA_FIELD, wiki_to_markdown(cells[0]), location=where)
     if steps:
-        document.add("Test Steps", FieldKind.JIRA_FIELD, steps=steps, location="CSV step rows (Action / Data / Expected Result)")
+        document.add(
+            "Test Steps",
+            FieldKind.JIRA_FIELD,
+            steps=steps,
+            location="CSV step rows (Action / Data / Expected Result)",
+        )
     return document
 
 
