@@ -25,7 +25,11 @@ def _groups(result_fields: list[object]) -> dict[str, set[str]]:
 def test_rabbitmq_ticket_misses_exactly_the_15_fields_in_three_priorities() -> None:
     ticket = audit_files(TICKET).tickets[0]
     assert ticket.key == "PZ-13602"
-    assert _groups(ticket.fields) == {"critical": CRITICAL, "important": IMPORTANT, "nice_to_have": NICE_TO_HAVE}
+    assert _groups(ticket.fields) == {
+        "critical": CRITICAL,
+        "important": IMPORTANT,
+        "nice_to_have": NICE_TO_HAVE,
+    }
     statuses = {finding.field: finding.status for finding in ticket.fields}
     assert statuses["Test Data"] == "insufficient"  # "Valid live payload" is there, but no payload
     assert all(statuses[name] == "missing" for name in (CRITICAL | IMPORTANT | NICE_TO_HAVE) - {"Test Data"})
@@ -81,9 +85,7 @@ def test_template_fills_every_missing_field_with_concrete_text() -> None:
     assert "The error message names RabbitMQ as the failed dependency" in draft
     # TODO only where a person must supply something
     todo_sections = {
-        section.split("\n")[0].split(" [")[0]
-        for section in draft.split("\n## ")[1:]
-        if "TODO" in section
+        section.split("\n")[0].split(" [")[0] for section in draft.split("\n## ")[1:] if "TODO" in section
     }
     assert todo_sections <= {
         "Test Results",

@@ -44,7 +44,9 @@ def test_pytest_source_is_audited_from_its_docstring() -> None:
     ticket = result.tickets[0]
     statuses = {finding.field: finding.status for finding in ticket.fields}
     assert statuses["Objective"] == "present"
-    assert statuses["Test Steps"] == "present"  # 6 steps, arrows give the expected results, stop … restore/delete
+    assert (
+        statuses["Test Steps"] == "present"
+    )  # 6 steps, arrows give the expected results, stop … restore/delete
     assert statuses["Assertions"] == "present"
     assert statuses["Automation Status"] == "present"
     assert statuses["Execution Command"] == "present"  # the node id resolves in --repo
@@ -168,12 +170,21 @@ def test_jira_search_results_without_names_use_configured_mapping(tmp_path: Path
                 "type": "doc",
                 "version": 1,
                 "content": [
-                    {"type": "heading", "attrs": {"level": 2}, "content": [{"type": "text", "text": "Objective"}]},
+                    {
+                        "type": "heading",
+                        "attrs": {"level": 2},
+                        "content": [{"type": "text", "text": "Objective"}],
+                    },
                     {"type": "paragraph", "content": [{"type": "text", "text": "Users can export."}]},
                     {
                         "type": "orderedList",
                         "content": [
-                            {"type": "listItem", "content": [{"type": "paragraph", "content": [{"type": "text", "text": "one"}]}]}
+                            {
+                                "type": "listItem",
+                                "content": [
+                                    {"type": "paragraph", "content": [{"type": "text", "text": "one"}]}
+                                ],
+                            }
                         ],
                     },
                 ],
