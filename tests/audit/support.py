@@ -14,7 +14,10 @@ FIXTURES = Path(__file__).with_name("fixtures")
 TICKET = FIXTURES / "pz-13602.json"
 COMPLETE_TICKET = FIXTURES / "pz-13602-complete.json"
 REPO = FIXTURES / "repo"
-NODE_ID = "tests/integration/test_live_configure.py::TestLiveConfigureResilience::test_configure_fails_cleanly_when_rabbitmq_is_down"
+NODE_ID = (
+    "tests/integration/test_live_configure.py::TestLiveConfigureResilience::"
+    "test_configure_fails_cleanly_when_rabbitmq_is_down"
+)
 
 CRITICAL = {"Test Type", "Objective", "Test Steps", "Assertions"}
 IMPORTANT = {

@@ -114,7 +114,8 @@ Labels: resilience, orders
 Imports orders while Kafka is down.
 
 ## Objective
-Show that an order import during a Kafka outage fails with a clear error and loses no orders, because lost orders are lost revenue for the business.
+Show that an order import during a Kafka outage fails with a clear error and loses no orders,
+because lost orders are lost revenue for the business.
 
 ## Test Steps
 | # | Action | Data | Expected Result |

@@ -46,7 +46,9 @@ def _md_cell(value: object) -> str:
 def _environment() -> Environment:
     environment = Environment(
         loader=PackageLoader("evidencehub.audit", "templates"),
-        autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=False, default=False),
+        autoescape=select_autoescape(
+            enabled_extensions=("html", "html.j2"), default_for_string=False, default=False
+        ),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
