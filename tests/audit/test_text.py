@@ -17,8 +17,6 @@ def test_wiki_markup_becomes_markdown() -> None:
         "h2. Steps\n||#||Action||Expected Result||\n|1|Stop Redis|Redis down|\n"
         '{code:json}\n{"a": 1}\n{code}\n# one\n* two'
     )
-        'h2. Steps\n||#||Action||Expected Result||\n|1|Stop Redis|Redis down|\n{code:json}\n{"a": 1}\n{code}\n# one\n* two'
-    )
     assert text.splitlines() == [
         "## Steps",
         "| # | Action | Expected Result |",
