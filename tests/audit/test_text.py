@@ -89,32 +89,18 @@ def test_parsers_never_fail_on_any_text(text: str) -> None:
     find_node_ref(text)
 
 
-@given(
-    st.lists(
-        st.tuples(
-            st.text(
-                alphabet=st.characters(
-                    blacklist_characters="|\n\r", blacklist_categories=("Cs", "Zl", "Zp", "Cc")
-                ),
-                min_size=1,
-                max_size=20,
-            )
-            .map(str.strip)
-            .filter(bool),
-            st.text(
-                alphabet=st.characters(
-                    blacklist_characters="|\n\r", blacklist_categories=("Cs", "Zl", "Zp", "Cc")
-                ),
-                min_size=1,
-                max_size=20,
-            )
-            .map(str.strip)
-            .filter(bool),
-        ),
+_CELL = (
+    st.text(
+        alphabet=st.characters(blacklist_characters="|\n\r", blacklist_categories=("Cs", "Zl", "Zp", "Cc")),
         min_size=1,
-        max_size=8,
+        max_size=20,
     )
+    .map(str.strip)
+    .filter(bool)
 )
+
+
+@given(st.lists(st.tuples(_CELL, _CELL), min_size=1, max_size=8))
 def test_step_tables_round_trip(rows: list[tuple[str, str]]) -> None:
     table = "| # | Action | Expected Result |\n|---|---|---|\n" + "\n".join(
         f"| {number} | {action} | {expected} |" for number, (action, expected) in enumerate(rows, start=1)
