@@ -76,6 +76,17 @@ class IngestSettings(Section):
     progress_min_mb: float = Field(4.0, ge=0, description="Show a progress bar for inputs above this size.")
 
 
+class AuditSettings(Section):
+    rubric: Path | None = Field(
+        None, description="Completeness rubric YAML; default: the built-in Xray rubric."
+    )
+    jira_field_names: dict[str, str] = Field(
+        default_factory=dict,
+        description="Jira field ids → names (customfield_10200: Test Type) for exports without expand=names.",
+    )
+    max_file_mb: int = Field(64, ge=1, description="Largest test-case source file read by the audit.")
+
+
 class LogSettings(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["console", "json"] = "console"
@@ -103,6 +114,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
 
     @property
     def sqlite_path(self) -> Path:
