@@ -149,6 +149,17 @@ class ReportSettings(Section):
     )
 
 
+class AuditSettings(Section):
+    rubric: Path | None = Field(
+        None, description="Completeness rubric YAML; default: the built-in Xray rubric."
+    )
+    jira_field_names: dict[str, str] = Field(
+        default_factory=dict,
+        description="Jira field ids → names (customfield_10200: Test Type) for exports without expand=names.",
+    )
+    max_file_mb: int = Field(64, ge=1, description="Largest test-case source file read by the audit.")
+
+
 class LogSettings(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["console", "json"] = "console"
@@ -180,6 +191,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     queue: QueueSettings = Field(default_factory=QueueSettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
 
     @property
     def sqlite_path(self) -> Path:
