@@ -24,7 +24,9 @@ def _fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_users_create_prints_a_generated_password_once(cli: CliRunner, settings: Settings) -> None:
-    created = cli("users", "create", "--org", "acme", "--email", "Boss@Acme.test", "--role", "admin", "--json")
+    created = cli(
+        "users", "create", "--org", "acme", "--email", "Boss@Acme.test", "--role", "admin", "--json"
+    )
     assert created.exit_code == 0, created.stderr
     body = created.json()
     assert body["email"] == "boss@acme.test" and body["role"] == "admin" and body["organization"] == "acme"
@@ -40,7 +42,9 @@ def test_users_create_reads_the_password_from_stdin(
     cli: CliRunner, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sys, "stdin", io.StringIO("a long enough password\n"))
-    created = cli("users", "create", "--email", "ana@acme.test", "--role", "tester", "--password-stdin", "--json")
+    created = cli(
+        "users", "create", "--email", "ana@acme.test", "--role", "tester", "--password-stdin", "--json"
+    )
     assert created.exit_code == 0, created.stderr
     assert "password" not in created.json()
     bad_role = cli("users", "create", "--email", "x@acme.test", "--role", "owner")

@@ -244,6 +244,74 @@ def trend_sections(session: Session, organization_id: int, parameters: ReportPar
     ]
 
 
+def audit_sections(session: Session, organization_id: int, parameters: ReportParameters) -> list[Section]:
+    """The newest stored test-case audit (``evidencehub audit --store``) of the project."""
+    from evidencehub.audit.service import list_reports, report_tickets
+
+    stored = list_reports(session, organization_id=organization_id, project=parameters.project, limit=1)
+    if not stored:
+        return [
+            Section(
+                "Test-case audit",
+                ["No stored audit for this project yet: run `evidencehub audit … --store` first."],
+            )
+        ]
+    report, tickets = report_tickets(session, stored[0].id, organization_id=organization_id)
+    summary = report.summary
+    sections = [
+        Section(
+            "Summary",
+            [
+                f"Audit {report.id} of project {report.project} ({report.created_at:%Y-%m-%d %H:%M} UTC), "
+                f"rubric {report.rubric} {report.rubric_version}: {summary.tickets} test case(s), "
+                f"average score {summary.average_score:.1f}"
+                + (f", lowest {summary.lowest_score:.1f}" if summary.lowest_score is not None else "")
+                + "."
+            ],
+            Table(
+                ["score band", "test cases"],
+                [[band, str(count)] for band, count in summary.distribution.items()],
+                {1},
+            ),
+        )
+    ]
+    if summary.most_often_missing:
+        sections.append(
+            Section(
+                "Most often missing",
+                table=Table(
+                    ["field", "severity", "missing", "insufficient"],
+                    [
+                        [item.label, str(item.severity), str(item.missing), str(item.insufficient)]
+                        for item in summary.most_often_missing
+                    ],
+                    {2, 3},
+                ),
+            )
+        )
+    ordered = sorted(tickets, key=lambda ticket: ticket.score)[: parameters.max_failures]
+    sections.append(
+        Section(
+            "Test cases, weakest first",
+            table=Table(
+                ["key", "summary", "score", "missing or insufficient"],
+                [
+                    [
+                        ticket.key or "",
+                        ticket.summary or "",
+                        f"{ticket.score:.1f}",
+                        ", ".join(f.label for f in ticket.audit.fields if f.status != "present"),
+                    ]
+                    for ticket in ordered
+                ],
+                {2},
+            ),
+        )
+    )
+    return sections
+
+
 register_kind("evidence", evidence_sections)
+register_kind("audit", audit_sections)
 register_kind("triage", triage_sections)
 register_kind("trend", trend_sections)
