@@ -189,6 +189,7 @@ def test_results_are_keyset_paged_with_a_status_filter(api: httpx.Client, world:
         content=junit_xml(cases).encode(),
     ).json()["run"]
     seen: list[str] = []
+    ids: list[int] = []
     cursor = None
     while True:
         params: dict[str, object] = {"status": "failed", "limit": 5}
@@ -196,11 +197,13 @@ def test_results_are_keyset_paged_with_a_status_filter(api: httpx.Client, world:
             params["after"] = cursor
         page = api.get(f"/api/v1/runs/{run['id']}/results", headers=headers, params=params).json()  # type: ignore[arg-type]
         seen.extend(item["name"] for item in page["items"])
+        ids.extend(item["id"] for item in page["items"])
         assert all(item["status"] == "failed" for item in page["items"])
         cursor = page["next_cursor"]
         if cursor is None:
             break
-    assert seen == [f"test_{index:02d}" for index in range(25) if index % 2]
+    assert sorted(seen) == [f"test_{index:02d}" for index in range(25) if index % 2]
+    assert ids == sorted(set(ids))  # pages follow one another in id order, nothing twice
     too_many = api.get(f"/api/v1/runs/{run['id']}/results", headers=headers, params={"limit": 100_000})
     assert too_many.status_code == 422
     listed = api.get("/api/v1/runs", headers=headers, params={"project": "prism"}).json()
