@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from evidencehub.config import Settings, load_settings
+from evidencehub.db.session import Database
 from evidencehub.errors import InputError, UnavailableError
+from evidencehub.orgs.service import ensure_organization
+from evidencehub.reports.model import ReportExecution
+from evidencehub.reports.schemas import ReportDefinitionCreate
+from evidencehub.reports.service import create_definition, start_execution
 from evidencehub.tasks import enqueue, queue_depth
 from evidencehub.tasks.queue import EmbeddedConsumer, forget_queues, get_queue, start_consumer
 from evidencehub.tasks.registry import task
@@ -158,3 +166,51 @@ def test_redis_queue_runs_tasks_on_a_worker(tmp_path: object, redis_url: str) ->
         assert queue_depth(settings) == 0
     finally:
         huey.flush()  # the queue's keys are this test's own (unique name)
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+def test_the_worker_command_consumes_report_executions(
+    tmp_path: Path, redis_url: str, database: Database, settings: Settings
+) -> None:
+    """`evidencehub worker` picks an execution off Redis; with no Chromium it ends failed, not stuck."""
+    queue_name = f"evidencehub-test-{uuid.uuid4().hex}"
+    env = {
+        **os.environ,
+        "EVIDENCEHUB_QUEUE_URL": redis_url,
+        "EVIDENCEHUB_QUEUE__NAME": queue_name,
+        "EVIDENCEHUB_REPORTS__CHROMIUM_PATH": str(tmp_path / "no-chromium"),
+    }
+    worker_settings = load_settings(
+        queue_url=redis_url,
+        queue={"name": queue_name},
+        reports={"chromium_path": str(tmp_path / "no-chromium")},
+    )
+    with database.session() as session:
+        organization_id = ensure_organization(session, "acme").id
+        report = create_definition(
+            session, organization_id, ReportDefinitionCreate(name="t", kind="trend"), actor_user_id=None
+        )
+    execution = start_execution(database, worker_settings, organization_id, report.id, actor_user_id=None)
+    assert execution.status == "queued"
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("evidencehub")), "worker", "--workers", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+
+        def finished() -> bool:
+            with database.session() as session:
+                return session.get_one(ReportExecution, execution.id).status not in ("queued", "processing")
+
+        _wait_for(finished, timeout=60)
+    finally:
+        process.terminate()
+        _out, err = process.communicate(timeout=30)
+        get_queue(worker_settings).huey.flush()
+    with database.session() as session:
+        stored = session.get_one(ReportExecution, execution.id)
+    assert stored.status == "failed" and "chromium_path" in (stored.error or ""), err[-2000:]

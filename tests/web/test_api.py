@@ -289,5 +289,7 @@ def test_security_events_record_sign_ins_and_failures(api: httpx.Client, world: 
     _login(api, "viewer@acme.test")
     events = api.get("/api/v1/security-events", headers=world.callers["admin"].headers).json()["items"]
     kinds = [event["kind"] for event in events]
-    assert "login" in kinds
+    assert "login" in kinds and "login_failed" in kinds
+    failed = next(event for event in events if event["kind"] == "login_failed")
+    assert failed["subject"] == "viewer@acme.test" and failed["details"]["reason"] == "wrong password"
     assert all(event["ip"] for event in events if event["kind"] == "login")

@@ -174,6 +174,8 @@ class Authenticator:
             record_event(
                 session,
                 "login_failed",
+                # Shown to the admins of the organization named, or of the user's first one.
+                organization_id=self._failure_organization(session, user, organization),
                 user_id=user.id if user is not None else None,
                 ip=ip,
                 subject=email.strip().lower()[:320],
@@ -181,6 +183,21 @@ class Authenticator:
             )
         raise AuthenticationError(
             "Invalid credentials: the email or password is wrong, or the account cannot sign in"
+        )
+
+    @staticmethod
+    def _failure_organization(session: Session, user: User | None, organization: str | None) -> int | None:
+        if organization:
+            named = session.scalar(select(Organization.id).where(Organization.slug == organization))
+            if named is not None:
+                return named
+        if user is None:
+            return None
+        return session.scalar(
+            select(Membership.organization_id)
+            .where(Membership.user_id == user.id)
+            .order_by(Membership.organization_id)
+            .limit(1)
         )
 
     def _login_organization(
