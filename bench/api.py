@@ -29,7 +29,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -37,8 +36,8 @@ from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 import httpx
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+
+from ingest import _postgres_scratch as postgres_scratch  # bench/ingest.py: a scratch database, dropped after
 
 BENCH_DIR = Path(__file__).resolve().parent
 DATA_DIR = BENCH_DIR / ".data"
@@ -47,33 +46,40 @@ CLIENTS = (1, 10, 50)
 JWT_SECRET = "bench-" + "x" * 40  # a throwaway secret for a throwaway server
 
 
-def junit_file(path: Path, cases: int, *, seed: int, message_bytes: int = 0) -> int:
-    """A JUnit file of ``cases`` tests (90% passed, 7% failed, 3% skipped); returns its size."""
+def junit_file(
+    path: Path, cases: int | None, *, seed: int, message_bytes: int = 0, min_bytes: int = 0
+) -> int:
+    """A JUnit file (90% passed, 7% failed, 3% skipped) of ``cases`` tests, or of at least ``min_bytes``.
+
+    Returns its size in bytes.
+    """
     rng = random.Random(seed)
     padding = "x" * message_bytes
+    written = 0
+    index = 0
     with path.open("w", encoding="utf-8") as out:
-        out.write('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites><testsuite name="bench">\n')
-        for index in range(cases):
+        written += out.write('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites><testsuite name="bench">\n')
+        while (cases is not None and index < cases) or (cases is None and written < min_bytes):
             roll = rng.random()
             classname = quoteattr(f"com.acme.module{index % 97}.Suite{index % 1009}")
             head = f'<testcase classname={classname} name="test_{index}" time="{rng.random():.3f}"'
             if roll < 0.90:
-                out.write(head + "/>\n")
+                written += out.write(head + "/>\n")
             elif roll < 0.97:
-                out.write(
+                written += out.write(
                     head + '><failure message="expected 200 but was 500" type="AssertionError">'
                     f"Traceback line 1\n  at Suite.test_{index}\n{padding}</failure></testcase>\n"
                 )
             else:
-                out.write(head + '><skipped message="flaky upstream"/></testcase>\n')
+                written += out.write(head + '><skipped message="flaky upstream"/></testcase>\n')
+            index += 1
         out.write("</testsuite></testsuites>\n")
     return path.stat().st_size
 
 
 def upload_file(path: Path, megabytes: float) -> int:
     """A JUnit file of about ``megabytes`` MB (failures carry longer messages, as real ones do)."""
-    cases = int(megabytes * 1024 * 1024 / 260)
-    return junit_file(path, cases, seed=7, message_bytes=600)
+    return junit_file(path, None, seed=7, message_bytes=600, min_bytes=int(megabytes * 2**20))
 
 
 @dataclass
@@ -92,23 +98,10 @@ def sqlite_backend() -> Backend:
 
 
 def postgres_backend(base_url: str) -> Backend:
-    base = make_url(base_url)
-    if base.drivername == "postgresql":
-        base = base.set(drivername="postgresql+psycopg")
-    name = f"evidencehub_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
+    url, drop = postgres_scratch(base_url)
     data_dir = DATA_DIR / "api-postgresql"
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True)
-    url = base.set(database=name).render_as_string(hide_password=False)
     return Backend("PostgreSQL", url, data_dir, drop)
 
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import socket
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from evidencehub.config import Settings, load_settings
+from evidencehub.config import Settings
 from evidencehub.db.base import utcnow
 from evidencehub.db.session import Database
 from evidencehub.reports.content import ReportDocument, Section, Table
@@ -21,7 +20,7 @@ from evidencehub.reports.service import run_execution, sweep
 from evidencehub.tasks.queue import forget_queues
 from evidencehub.web import create_app
 from tests.support.junit import junit_xml
-from tests.support.web import World, build_world, live_server
+from tests.support.web import World, build_world, live_server, unreachable_queue
 
 
 @pytest.fixture
@@ -98,15 +97,7 @@ def test_execution_runs_on_the_queue_and_serves_html_and_pdf(
 def test_an_unreachable_queue_answers_503_and_fails_the_execution(
     settings: Settings, database: Database, world: World
 ) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    broken = settings.model_copy(
-        update={
-            "queue_url": load_settings(queue_url=f"redis://127.0.0.1:{port}/0").queue_url,
-            "queue": settings.queue.model_copy(update={"socket_timeout_seconds": 0.5}),
-        }
-    )
+    broken = unreachable_queue(settings)
     headers = world.callers["admin"].headers
     with (
         live_server(create_app(broken, database=database, run_consumer=False)) as server,

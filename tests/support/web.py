@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import socket
 import tempfile
 import threading
 import time
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from evidencehub.auth.rbac import DEFAULT_TOKEN_SCOPES, Role, permissions_for
 from evidencehub.auth.service import Authenticator, create_api_token, create_member
@@ -239,3 +241,16 @@ def live_server(app: FastAPI) -> Iterator[LiveServer]:
         yield server
     finally:
         server.stop()
+
+
+def unreachable_queue(settings: Settings) -> Settings:
+    """The settings with the task queue on a closed local port (and short socket timeouts)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return settings.model_copy(
+        update={
+            "queue_url": SecretStr(f"redis://127.0.0.1:{port}/0"),
+            "queue": settings.queue.model_copy(update={"socket_timeout_seconds": 0.5}),
+        }
+    )

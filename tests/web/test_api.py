@@ -5,18 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import io
-import socket
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from evidencehub.config import RateLimit, Settings, load_settings
+from evidencehub.config import RateLimit, Settings
 from evidencehub.db.base import utcnow
 from evidencehub.db.session import Database
 from evidencehub.web import create_app
 from tests.support.junit import junit_xml
-from tests.support.web import World, live_server
+from tests.support.web import World, live_server, unreachable_queue
 
 PASSWORD = "correct horse battery staple"
 
@@ -267,15 +266,7 @@ def test_readiness_reports_each_check(api: httpx.Client) -> None:
 
 
 def test_readiness_fails_when_the_queue_is_unreachable(settings: Settings, database: Database) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    broken = settings.model_copy(
-        update={
-            "queue_url": load_settings(queue_url=f"redis://127.0.0.1:{port}/0").queue_url,
-            "queue": settings.queue.model_copy(update={"socket_timeout_seconds": 0.5}),
-        }
-    )
+    broken = unreachable_queue(settings)
     with live_server(create_app(broken, database=database, run_consumer=False)) as server:
         ready = httpx.get(f"{server.url}/health/ready", timeout=30)
     assert ready.status_code == 503

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any
 
 import typer
 
@@ -23,6 +24,16 @@ def _read_password(from_stdin: bool) -> str | None:
     if not password:
         raise InputError("--password-stdin: no password on standard input", details={"parameter": "password"})
     return password
+
+
+def _print_list(
+    items: Sequence[Any], as_json: bool, title: str, columns: list[str], row: Callable[[Any], list[Any]]
+) -> None:
+    """A list for people (a table) or for tools (--json)."""
+    if as_json:
+        print_json([item.model_dump(mode="json") for item in items])
+        return
+    console.print(table(title, columns, [row(item) for item in items]))
 
 
 @users_app.command("create")
@@ -82,15 +93,12 @@ def list_users(
     with context.database().session() as session:
         organization = get_organization(session, org or context.settings.default_organization)
         members = list_members(session, organization.id, limit=10_000)
-    if as_json:
-        print_json([member.model_dump(mode="json") for member in members])
-        return
-    console.print(
-        table(
-            f"members of {organization.slug}",
-            ["id", "email", "name", "role", "active", "last sign-in"],
-            [[m.id, m.email, m.name, m.role.value, m.is_active, m.last_login_at] for m in members],
-        )
+    _print_list(
+        members,
+        as_json,
+        f"members of {organization.slug}",
+        ["id", "email", "name", "role", "active", "last sign-in"],
+        lambda m: [m.id, m.email, m.name, m.role.value, m.is_active, m.last_login_at],
     )
 
 
@@ -143,15 +151,12 @@ def list_tokens(
     with context.database().session() as session:
         organization = get_organization(session, org or context.settings.default_organization)
         tokens = list_api_tokens(session, organization.id, limit=10_000)
-    if as_json:
-        print_json([token.model_dump(mode="json") for token in tokens])
-        return
-    console.print(
-        table(
-            f"API tokens of {organization.slug}",
-            ["id", "name", "prefix", "scopes", "last used", "revoked"],
-            [[t.id, t.name, t.prefix, ", ".join(t.scopes), t.last_used_at, t.revoked_at] for t in tokens],
-        )
+    _print_list(
+        tokens,
+        as_json,
+        f"API tokens of {organization.slug}",
+        ["id", "name", "prefix", "scopes", "last used", "revoked"],
+        lambda t: [t.id, t.name, t.prefix, ", ".join(t.scopes), t.last_used_at, t.revoked_at],
     )
 
 
