@@ -56,6 +56,9 @@ def register(app: typer.Typer) -> None:
                 log_config=None,
                 access_log=False,
                 proxy_headers=True,
+                # A worker imports and builds the app before answering the parent's
+                # health check; on a busy machine that takes longer than the 5 s default.
+                timeout_worker_healthcheck=60,
             )
             return
         from evidencehub.web import create_app
