@@ -81,9 +81,10 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-def test_serve_answers_and_stops_cleanly(settings: Settings, tmp_path: Path) -> None:
+def test_serve_answers_and_stops_cleanly(tmp_path: Path) -> None:
+    """Once, on the embedded default (SQLite and the SQLite queue in a fresh data dir)."""
     port = _free_port()
-    env = {**os.environ, "EVIDENCEHUB_LOG__FORMAT": "json"}
+    env = {**os.environ, "EVIDENCEHUB_LOG__FORMAT": "json", "EVIDENCEHUB_DATA_DIR": str(tmp_path / "data")}
     process = subprocess.Popen(
         [str(Path(sys.executable).with_name("evidencehub")), "serve", "--port", str(port)],
         env=env,
