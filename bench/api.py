@@ -189,11 +189,13 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         executable = Path(sys.executable).with_name("evidencehub")
+        self.log_path = backend.data_dir / "serve.log"
+        self.log = self.log_path.open("w", encoding="utf-8")
         self.process = subprocess.Popen(
             [str(executable), "serve", "--port", str(self.port)],
             env=environment(backend),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,  # to a file: an unread pipe would fill and block the server
             text=True,
         )
         deadline = time.monotonic() + 120
@@ -204,7 +206,7 @@ class Server:
             except httpx.TransportError:
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start: {self.process.communicate()[1][-2000:]}")
+                raise RuntimeError(f"server did not start: see {self.log_path}")
             time.sleep(0.2)
 
     def stop(self) -> None:
@@ -213,6 +215,7 @@ class Server:
             self.process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             self.process.kill()
+        self.log.close()
 
 
 @dataclass

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 from evidencehub.config import DatabaseSettings, Settings, mask_url_password
@@ -45,6 +46,13 @@ class Database:
         except OperationalError as exc:
             session.rollback()
             raise _unavailable(self, exc) from exc
+        except PoolTimeoutError as exc:
+            session.rollback()
+            raise UnavailableError(
+                f"database connection pool exhausted ({self.engine.pool.status()}); "
+                "raise database.pool_size / max_overflow or lower the load",
+                details={"pool_timeout_seconds": self.settings.pool_timeout_seconds},
+            ) from exc
         except BaseException:
             session.rollback()
             raise
@@ -77,6 +85,13 @@ def _create_engine(url: URL, settings: DatabaseSettings) -> Engine:
             "timeout": settings.sqlite_busy_timeout_ms / 1000,
             "check_same_thread": False,
         }
+        if database and database != ":memory:":
+            # The web service's threads share a file database through the same pool settings.
+            options.update(
+                pool_size=settings.pool_size,
+                max_overflow=settings.max_overflow,
+                pool_timeout=settings.pool_timeout_seconds,
+            )
     else:
         options.update(
             pool_size=settings.pool_size,

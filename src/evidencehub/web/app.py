@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
@@ -60,6 +61,7 @@ def create_app(
         database=database,
         authenticator=Authenticator(database, settings, ensure_jwt_secret(settings)),
         rate_limiter=RateLimiter(settings.web),
+        ingest_turns=anyio.Lock() if database.dialect == "sqlite" else None,
     )
     consume = (
         run_consumer

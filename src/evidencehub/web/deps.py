@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
 
@@ -40,6 +41,9 @@ class AppServices:
     database: Database
     authenticator: Authenticator
     rate_limiter: RateLimiter
+    # SQLite has one writer at a time: uploads take turns here, on the event loop, instead of
+    # each holding a pooled connection and a worker thread while waiting for the file lock.
+    ingest_turns: anyio.Lock | None = None
 
 
 def services(request: Request) -> AppServices:

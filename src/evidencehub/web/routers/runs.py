@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -89,25 +90,26 @@ async def upload_run(
             else:
                 await spool.receive_raw(request, filename)
             sources = spool.sources()
-            outcome = await run_in_threadpool(
-                ingest,
-                app.database,
-                app.settings,
-                IngestRequest(
-                    paths=[],
-                    project=project,
-                    build=build,
-                    release=release,
-                    environment=environment,
-                    run_name=name,
-                    fmt=fmt,
-                    commit=commit,
-                    branch=branch,
-                    ci_url=ci_url,
-                    organization=principal.organization,
-                ),
-                sources=sources,
-            )
+            async with app.ingest_turns or nullcontext():
+                outcome = await run_in_threadpool(
+                    ingest,
+                    app.database,
+                    app.settings,
+                    IngestRequest(
+                        paths=[],
+                        project=project,
+                        build=build,
+                        release=release,
+                        environment=environment,
+                        run_name=name,
+                        fmt=fmt,
+                        commit=commit,
+                        branch=branch,
+                        ci_url=ci_url,
+                        organization=principal.organization,
+                    ),
+                    sources=sources,
+                )
     except EvidenceHubError as exc:
         UPLOADS.labels(status="rejected" if exc.http_status < 500 else "failed").inc()
         raise
