@@ -37,7 +37,7 @@ from evidencehub.db.session import Database
 from evidencehub.db.statements import rows_changed
 from evidencehub.errors import AuthenticationError, ConflictError, InputError, NotFoundError
 from evidencehub.orgs.model import Organization
-from evidencehub.orgs.service import ensure_organization, get_organization
+from evidencehub.orgs.service import ensure_organization
 
 # An API token's last-used time is written at most this often (not on every request).
 LAST_USED_RESOLUTION = dt.timedelta(seconds=60)
@@ -670,7 +670,3 @@ def ensure_admin(database: Database, settings: Settings, *, organization: str, e
         password = secrets.token_urlsafe(18)
         create_member(session, settings.auth, org.id, email=address, role=Role.ADMIN, password=password)
         return DemoAdmin(organization=org.slug, email=address, password=password)
-
-
-def organization_by_slug(session: Session, slug: str) -> Organization:
-    return get_organization(session, slug)

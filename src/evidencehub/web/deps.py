@@ -26,7 +26,7 @@ from evidencehub.auth.service import Authenticator, Principal
 from evidencehub.auth.tokens import bearer_token
 from evidencehub.config import Settings
 from evidencehub.db.session import Database
-from evidencehub.errors import AuthenticationError, PermissionDeniedError, RateLimitedError
+from evidencehub.errors import AuthenticationError, InputError, PermissionDeniedError, RateLimitedError
 from evidencehub.ops.metrics import RATE_LIMITED
 from evidencehub.web.ratelimit import RateLimiter
 
@@ -151,8 +151,6 @@ def page_limit(
     if limit is None:
         return web.default_page_size
     if limit > web.max_page_size:
-        from evidencehub.errors import InputError
-
         raise InputError(
             f"limit must be at most {web.max_page_size}",
             details={"parameter": "limit", "max": web.max_page_size},
