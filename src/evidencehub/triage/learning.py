@@ -1,0 +1,251 @@
+"""Learning from people's decisions: nearest decided failures by TF-IDF similarity.
+
+The index holds every failure of a project a person decided (directly or via
+its cluster), reduced to unique normalized documents: one decided error seen
+in 5,000 failures is one row with a count. For a new failure the most similar
+documents are found (cosine over TF-IDF of word uni- and bigrams); a decided
+failure of the same test gets a similarity boost. Their categories vote,
+weighted by similarity; the vote is taken when the closest match is similar
+enough and the neighbours agree enough — otherwise the failure is left alone.
+
+This follows ReportPortal's auto-analysis in spirit (more-like-this retrieval
+over pre-processed logs, manual decisions preferred, the bug link of the most
+relevant item copied), with a transparent vote instead of a trained booster.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from evidencehub.triage.categories import Category
+from evidencehub.triage.normalize import TOKEN_PATTERN
+
+_MAX_TESTS_PER_DOCUMENT = 256
+
+
+@dataclass(frozen=True, slots=True)
+class DecidedFailure:
+    """One failure a person decided, as the index is built from it (in decision order)."""
+
+    document: str
+    category: Category
+    issue: str | None
+    result_id: int
+    run_id: int
+    test_id: int
+
+
+@dataclass(slots=True)
+class _Entry:
+    """All decided failures sharing one normalized document."""
+
+    category: Category  # the latest decision: people's corrections win
+    issue: str | None
+    result_id: int
+    run_id: int
+    test_id: int
+    count: int = 0
+    by_category: Counter[Category] = field(default_factory=Counter)
+    by_test: dict[int, tuple[Category, int, int, str | None]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbour:
+    category: Category
+    similarity: float  # including the same-test boost, at most 1
+    same_test: bool
+    failures: int  # decided failures behind this document
+    result_id: int
+    run_id: int
+    test_id: int
+    issue: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryMatch:
+    """The category the history votes for, and the evidence."""
+
+    category: Category
+    confidence: float
+    agreement: float
+    supporting_failures: int
+    closest: Neighbour
+    issue: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MatchParameters:
+    similarity_threshold: float = 0.5
+    agreement_threshold: float = 0.7
+    neighbours: int = 5
+    same_test_boost: float = 0.1
+
+
+class LearnedIndex:
+    """Decided failures of one project, ready to be searched."""
+
+    def __init__(self, vectorizer: TfidfVectorizer, matrix: sparse.csr_matrix, entries: list[_Entry]) -> None:
+        self._vectorizer = vectorizer
+        self._matrix_t = matrix.T.tocsr()  # terms × documents: one product per query batch
+        self._entries = entries
+        self.decided_failures = sum(entry.count for entry in entries)
+
+    @property
+    def documents(self) -> int:
+        return len(self._entries)
+
+    @classmethod
+    def build(cls, decided: Iterable[DecidedFailure]) -> LearnedIndex | None:
+        """The index of the decided failures (streamed; only unique documents are kept). None when empty."""
+        positions: dict[str, int] = {}
+        texts: list[str] = []
+        entries: list[_Entry] = []
+        for item in decided:
+            position = positions.get(item.document)
+            if position is None:
+                position = positions[item.document] = len(entries)
+                texts.append(item.document)
+                entries.append(_Entry(item.category, item.issue, item.result_id, item.run_id, item.test_id))
+            entry = entries[position]
+            entry.count += 1
+            entry.by_category[item.category] += 1
+            entry.category, entry.issue = item.category, item.issue or entry.issue
+            entry.result_id, entry.run_id, entry.test_id = item.result_id, item.run_id, item.test_id
+            if item.test_id in entry.by_test or len(entry.by_test) < _MAX_TESTS_PER_DOCUMENT:
+                entry.by_test[item.test_id] = (item.category, item.result_id, item.run_id, item.issue)
+        if not entries:
+            return None
+        vectorizer = TfidfVectorizer(
+            token_pattern=TOKEN_PATTERN,
+            lowercase=True,
+            ngram_range=(1, 2),
+            sublinear_tf=True,
+            # Terms in most documents (runner boilerplate) match everything and cost the most.
+            max_df=0.5 if len(texts) >= 50 else 1.0,
+            max_features=300_000,
+            dtype=np.float32,
+        )
+        matrix = vectorizer.fit_transform(texts).tocsr()
+        return cls(vectorizer, matrix, entries)
+
+    def match(
+        self, documents: Sequence[str], test_ids: Sequence[int], parameters: MatchParameters
+    ) -> list[HistoryMatch | None]:
+        """For each document (of the test at the same position), the history's verdict or None."""
+        if not documents:
+            return []
+        unique: dict[str, int] = {}
+        for document in documents:
+            unique.setdefault(document, len(unique))
+        queries = self._vectorizer.transform(list(unique)).astype(np.float32)
+        products = (queries @ self._matrix_t).tocsr()
+        # Candidates per unique document: more than k, so the same-test boost can reorder them.
+        wanted = parameters.neighbours * 3
+        floor = max(0.0, parameters.similarity_threshold - parameters.same_test_boost)
+        candidates: list[list[tuple[int, float]]] = []
+        for row in range(products.shape[0]):
+            start, end = products.indptr[row], products.indptr[row + 1]
+            data = products.data[start:end]
+            columns = products.indices[start:end]
+            keep = data >= floor
+            data, columns = data[keep], columns[keep]
+            if data.size > wanted:
+                top = np.argpartition(-data, wanted - 1)[:wanted]
+                data, columns = data[top], columns[top]
+            candidates.append(
+                [(int(column), float(value)) for column, value in zip(columns, data, strict=True)]
+            )
+        return [
+            self._vote(candidates[unique[document]], test_id, parameters)
+            for document, test_id in zip(documents, test_ids, strict=True)
+        ]
+
+    def _vote(
+        self, candidates: list[tuple[int, float]], test_id: int, parameters: MatchParameters
+    ) -> HistoryMatch | None:
+        neighbours: list[Neighbour] = []
+        for position, similarity in candidates:
+            entry = self._entries[position]
+            own = entry.by_test.get(test_id)
+            if own is not None:
+                category, result_id, run_id, issue = own
+                boosted = min(1.0, similarity + parameters.same_test_boost)
+                neighbours.append(
+                    Neighbour(category, boosted, True, entry.count, result_id, run_id, test_id, issue)
+                )
+            else:
+                neighbours.append(
+                    Neighbour(
+                        entry.category,
+                        min(1.0, similarity),
+                        False,
+                        entry.count,
+                        entry.result_id,
+                        entry.run_id,
+                        entry.test_id,
+                        entry.issue,
+                    )
+                )
+        neighbours.sort(key=lambda item: item.similarity, reverse=True)
+        neighbours = [item for item in neighbours[: parameters.neighbours] if item.similarity > 0]
+        if not neighbours or neighbours[0].similarity < parameters.similarity_threshold:
+            return None
+        # Each document votes with its similarity, a little more when many failures stand behind it.
+        votes: dict[Category, float] = {}
+        for item in neighbours:
+            votes[item.category] = votes.get(item.category, 0.0) + item.similarity * (
+                1.0 + 0.1 * math.log1p(item.failures - 1)
+            )
+        winner, weight = max(votes.items(), key=lambda vote: vote[1])
+        agreement = weight / sum(votes.values())
+        if agreement < parameters.agreement_threshold:
+            return None
+        supporting = [item for item in neighbours if item.category is winner]
+        closest = supporting[0]
+        issue = next((item.issue for item in supporting if item.issue), None)
+        return HistoryMatch(
+            category=winner,
+            confidence=round(closest.similarity * agreement, 3),
+            agreement=round(agreement, 3),
+            supporting_failures=sum(item.failures for item in supporting),
+            closest=closest,
+            issue=issue,
+        )
+
+
+class IndexCache:
+    """Learned indexes per project, rebuilt when the project's decisions change (LRU, thread-safe)."""
+
+    def __init__(self, capacity: int = 8) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[Hashable, tuple[Hashable, LearnedIndex | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, version: Hashable) -> tuple[bool, LearnedIndex | None]:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None or item[0] != version:
+                return False, None
+            self._items.move_to_end(key)
+            return True, item[1]
+
+    def put(self, key: Hashable, version: Hashable, index: LearnedIndex | None) -> None:
+        if self.capacity == 0:
+            return
+        with self._lock:
+            self._items[key] = (version, index)
+            self._items.move_to_end(key)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+
+    def invalidate(self, key: Hashable) -> None:
+        with self._lock:
+            self._items.pop(key, None)
