@@ -11,7 +11,7 @@ A rule file looks like::
           exception: ConnectionResetError  # regex, searched in the exception type
           message: "(?i)rabbitmq|amqp"     # regex, searched in the message
           trace: "pika/"                   # regex, searched in the stack trace
-          text: "Connection reset"         # regex, searched in message and trace
+          text: "Connection reset"         # regex, searched in exception type, message and trace
           test: "^tests/messaging/"        # regex, searched in "classname::name"
           flaky: false                     # the failure is (not) tagged flaky
           raised_in_test_code: true        # the innermost project frame is test code
@@ -139,7 +139,8 @@ class Rule:
         if self.trace is not None and not self.trace.search(facts.trace[:MAX_SEARCH_CHARS]):
             return False
         return self.text is None or bool(
-            self.text.search(facts.message[:MAX_SEARCH_CHARS])
+            self.text.search(facts.failure_type)
+            or self.text.search(facts.message[:MAX_SEARCH_CHARS])
             or self.text.search(facts.trace[:MAX_SEARCH_CHARS])
         )
 
