@@ -200,6 +200,8 @@ def _meaningful_lines(text: str, limit: int) -> tuple[list[str], list[Frame]]:
             kept.append(stripped[: MAX_LINE_CHARS * 2])
     if innermost_first:
         frames.reverse()
+    if not kept:
+        return [], frames
     masked = mask(_GENERIC_LINE_NUMBER.sub(r"\1", _HTTP_STATUS.sub(r"\1 HTTP_\2", "\n".join(kept))))
     lines: list[str] = []
     seen: set[str] = set()
@@ -226,12 +228,15 @@ def normalize(
     exception = exception_type(failure_type, message_text, trace_text)
     message_lines, _ = _meaningful_lines(message_text, MAX_MESSAGE_LINES)
     trace_lines, frames = _meaningful_lines(trace_text, max_trace_lines)
-    if not message_lines and trace_lines:
-        # Many reports leave the message empty: the first non-frame trace line is the message.
-        for line in trace_lines:
-            if not any(line == str(frame) for frame in frames):
-                message_lines = [line]
-                break
+    if not message_lines and trace_text:
+        # Many reports leave the message empty: the exception line of the trace is the message
+        # (the last one in a Python traceback, the first one in Java and most others).
+        heads = [line for line in trace_text.splitlines()[:400] if _EXCEPTION_HEAD.match(line)]
+        if heads:
+            python = trace_text.lstrip().startswith("Traceback")
+            message_lines, _ = _meaningful_lines(heads[-1] if python else heads[0], MAX_MESSAGE_LINES)
+        else:
+            message_lines = [line for line in trace_lines if "/" not in line and ":" in line][:1]
     message_norm = "\n".join(message_lines)
     # The exception name heading a line carries no more than `exception` already does.
     if exception:
