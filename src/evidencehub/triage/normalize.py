@@ -43,12 +43,21 @@ _MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
         "<TMP>",
     ),
     (re.compile(r"@[0-9a-fA-F]{6,}\b"), "@<ADDR>"),  # Java's Object@1b6d3586
+    # Kubernetes pod names: deployment-<replicaset hash>-<5 random characters>.
+    (re.compile(r"\b([a-z][a-z0-9-]*?)-[0-9a-f]{8,10}-[a-z0-9]{5}\b"), r"\1-<POD>"),
+    # Generated ids after a separator: job-0c25dbe0, run_9f3a21, alr-3c53c614.
+    (re.compile(r"(?<=[-_])(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{6,}\b"), "<HEX>"),
     (re.compile(r"\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{12,}\b"), "<HEX>"),
     (re.compile(r"(?<![\w<])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"), "<N>"),
 )
 
 # Line numbers in stack frames: Python ``File "x.py", line 12, in f`` and Java ``(Foo.java:12)``.
 _PY_FRAME = re.compile(r'^\s*File "([^"]+)", line \d+(?:, in (\S+))?')
+# pytest's tracebacks in JUnit XML: ``tests/api/test_jobs.py:211: in test_cancel`` (short entries),
+# ``tests/api/test_jobs.py:211: `` and ``…:211: AssertionError`` (long entries, after their source).
+_PYTEST_FRAME = re.compile(r"^([^\s:]+\.py):\d+:(?: in (\S+)|(?: [\w.]*)?)\s*$")
+# Lists of the same masked item (``['job-<HEX>', 'job-<HEX>']``) say one thing whatever their length.
+_REPEATED_ITEMS = re.compile(r"([^\s,\[\](){}]*<[A-Z]+>[^\s,\[\](){}]*)(?:, \1)+")
 _JAVA_FRAME = re.compile(r"^\s*at ([\w$.<>/]+)\(([^)]*?)(?::\d+)?\)")
 _GENERIC_LINE_NUMBER = re.compile(r"(\.\w{1,5}):\d+(?::\d+)?\b")  # file.py:12, file.ts:12:5
 # "pkg.module.SomeError: message" at the start of a line, or "SomeError: message".
@@ -82,7 +91,7 @@ LIBRARY_FRAME = re.compile(
 # Paths or class names that are test code.
 TEST_CODE = re.compile(
     r"(?:(?:^|[/\\])tests?[/\\]|(?:^|[/\\])test_[^/\\]*\.py$|_test\.(?:py|go)$|\.(?:test|spec)\.[jt]sx?$"
-    r"|conftest\.py$|(?:^|\.)[A-Z]\w*(?:Test|Tests|IT|Spec)(?:\$\w+)?(?:\.\w+)?$|(?:^|\.)test\w*$"
+    r"|conftest\.py$|(?:^|\.)[A-Z]\w*(?:Test|Tests|IT|Spec)(?:\$\w+)?(?:\.\w+)?$|(?:^|\.)test\w*$|\.Tests?\."
     r"|[/\\]src[/\\]test[/\\])"
 )
 
@@ -170,7 +179,7 @@ def exception_type(failure_type: str | None, message: str, trace: str) -> str:
 
 
 def _frame(line: str) -> Frame | None:
-    python = _PY_FRAME.match(line)
+    python = _PY_FRAME.match(line) or _PYTEST_FRAME.match(line)
     if python:
         return Frame(python.group(1), python.group(2) or "")
     java = _JAVA_FRAME.match(line)
@@ -190,10 +199,10 @@ def _meaningful_lines(text: str, limit: int) -> tuple[list[str], list[Frame]]:
         stripped = raw.strip()
         if not stripped or stripped in _NOISE_LINES or FRAMEWORK_FRAME.search(raw):
             continue
-        frame = _frame(raw) if ("File " in raw or "at " in raw) else None
+        frame = _frame(raw) if ("File " in raw or "at " in raw or ".py:" in raw) else None
         if frame is not None:
-            if stripped.startswith("File "):
-                innermost_first = False
+            if not stripped.startswith("at "):
+                innermost_first = False  # Python prints the innermost frame last
             frames.append(frame)
             kept.append(str(frame))
         else:
@@ -203,6 +212,7 @@ def _meaningful_lines(text: str, limit: int) -> tuple[list[str], list[Frame]]:
     if not kept:
         return [], frames
     masked = mask(_GENERIC_LINE_NUMBER.sub(r"\1", _HTTP_STATUS.sub(r"\1 HTTP_\2", "\n".join(kept))))
+    masked = _REPEATED_ITEMS.sub(r"\1, …", masked)
     lines: list[str] = []
     seen: set[str] = set()
     for raw_line in masked.split("\n"):
