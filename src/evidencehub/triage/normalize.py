@@ -16,6 +16,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+_TMP_PATH = re.compile(
+    r"(?:/tmp|/var/tmp|/var/folders|/private/var/folders|[A-Za-z]:\\Users\\[^\\\s]+\\AppData\\Local\\Temp)"
+    r"[/\\][^\s'\"<>:,)]*"
+)
+_TMP_HINT = re.compile(r"tmp|folders|Temp")
+_DIGIT = re.compile(r"\d")
 # Order matters: specific shapes first, bare numbers last.
 _MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
@@ -35,13 +41,7 @@ _MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
         re.compile(r"\b(localhost|[a-z][\w.-]*\.(?:local|internal|svc|com|net|org|io)):\d{1,5}\b"),
         r"\1:<PORT>",
     ),
-    (
-        re.compile(
-            r"(?:/tmp|/var/tmp|/var/folders|/private/var/folders|[A-Za-z]:\\Users\\[^\\\s]+\\AppData\\Local\\Temp)"
-            r"[/\\][^\s'\"<>:,)]*"
-        ),
-        "<TMP>",
-    ),
+    (_TMP_PATH, "<TMP>"),
     (re.compile(r"@[0-9a-fA-F]{6,}\b"), "@<ADDR>"),  # Java's Object@1b6d3586
     # Kubernetes pod names: deployment-<replicaset hash>-<5 random characters>.
     (re.compile(r"\b([a-z][a-z0-9-]*?)-[0-9a-f]{8,10}-[a-z0-9]{5}\b"), r"\1-<POD>"),
@@ -57,7 +57,7 @@ _PY_FRAME = re.compile(r'^\s*File "([^"]+)", line \d+(?:, in (\S+))?')
 # ``tests/api/test_jobs.py:211: `` and ``…:211: AssertionError`` (long entries, after their source).
 _PYTEST_FRAME = re.compile(r"^([^\s:]+\.py):\d+:(?: in (\S+)|(?: [\w.]*)?)\s*$")
 # Lists of the same masked item (``['job-<HEX>', 'job-<HEX>']``) say one thing whatever their length.
-_REPEATED_ITEMS = re.compile(r"([^\s,\[\](){}]*<[A-Z]+>[^\s,\[\](){}]*)(?:, \1)+")
+_LIST = re.compile(r"\[([^\[\]\n]{1,2000})\]")
 _JAVA_FRAME = re.compile(r"^\s*at ([\w$.<>/]+)\(([^)]*?)(?::\d+)?\)")
 _GENERIC_LINE_NUMBER = re.compile(r"(\.\w{1,5}):\d+(?::\d+)?\b")  # file.py:12, file.ts:12:5
 # "pkg.module.SomeError: message" at the start of a line, or "SomeError: message".
@@ -121,6 +121,14 @@ class Frame:
 
 
 @dataclass(frozen=True, slots=True)
+class _Line:
+    text: str
+    frame: Frame | None
+    innermost_last: bool  # a Python frame: Python prints the innermost frame last
+    exception: str  # the exception type when the line starts with one ("pkg.FooError: …"), else ""
+
+
+@dataclass(frozen=True, slots=True)
 class Signature:
     """A failure reduced to what identifies its error."""
 
@@ -151,6 +159,9 @@ class Signature:
 
 def mask(text: str) -> str:
     """Replace volatile tokens by placeholders."""
+    # Every volatile token but a temporary path has a digit: most lines skip the costly passes.
+    if _DIGIT.search(text) is None:
+        return _TMP_PATH.sub("<TMP>", text) if _TMP_HINT.search(text) else text
     for pattern, replacement in _MASKS:
         text = pattern.sub(replacement, text)
     return text
@@ -164,12 +175,19 @@ def short_exception(name: str) -> str:
     return name.rsplit(".", 1)[-1].split("$")[-1][:200]
 
 
-def exception_type(failure_type: str | None, message: str, trace: str) -> str:
-    """The exception type as the report gave it, else as found heading the message or the trace."""
+def _reported_exception(failure_type: str | None) -> str:
     if failure_type and failure_type.strip():
         candidate = failure_type.strip().split()[0].rstrip(":")
         if re.fullmatch(r"[\w$.]+", candidate):
             return short_exception(candidate)
+    return ""
+
+
+def exception_type(failure_type: str | None, message: str, trace: str) -> str:
+    """The exception type as the report gave it, else as found heading the message or the trace."""
+    reported = _reported_exception(failure_type)
+    if reported:
+        return reported
     for text in (message, trace):
         for line in text.splitlines()[:80]:
             found = _EXCEPTION_HEAD.match(line)
@@ -190,39 +208,70 @@ def _frame(line: str) -> Frame | None:
     return None
 
 
-def _meaningful_lines(text: str, limit: int) -> tuple[list[str], list[Frame]]:
-    """Normalized, de-duplicated lines without framework frames, and every frame (innermost last)."""
-    kept: list[str] = []
+def _collapse_list(match: re.Match[str]) -> str:
+    items = match.group(1).split(", ")
+    if len(items) > 1 and all(item == items[0] for item in items):
+        return f"[{items[0]}, …]"
+    return match.group(0)
+
+
+def _analyse_line(raw: str) -> _Line | None:
+    """One line normalized, with its frame; None for lines that say nothing (framework frames, noise)."""
+    stripped = raw.strip()
+    if not stripped or stripped in _NOISE_LINES or FRAMEWORK_FRAME.search(raw):
+        return None
+    frame = _frame(raw) if ("File " in raw or "at " in raw or ".py:" in raw) else None
+    text = str(frame) if frame is not None else stripped[: MAX_LINE_CHARS * 2]
+    text = mask(_GENERIC_LINE_NUMBER.sub(r"\1", _HTTP_STATUS.sub(r"\1 HTTP_\2", text)))
+    text = _WHITESPACE.sub(" ", _LIST.sub(_collapse_list, text))[:MAX_LINE_CHARS]
+    head = _EXCEPTION_HEAD.match(raw) if frame is None else None
+    return _Line(
+        text, frame, frame is not None and not stripped.startswith("at "), head.group(1) if head else ""
+    )
+
+
+# Traces repeat the same lines (frames, log lines) across failures and runs: each distinct line is
+# normalized once. Bounded; cleared when full.
+_line_cache: dict[str, _Line | None] = {}
+_LINE_CACHE_LIMIT = 200_000
+
+
+@dataclass(slots=True)
+class _Lines:
+    lines: list[str]  # normalized, de-duplicated, at most the limit
+    frames: list[Frame]  # innermost last
+    heads: list[tuple[str, str]]  # (exception type, normalized line) of lines starting with an exception
+
+
+def _meaningful_lines(text: str, limit: int) -> _Lines:
+    """Normalized, de-duplicated lines without framework frames, every frame, and the exception lines."""
+    lines: list[str] = []
+    heads: list[tuple[str, str]] = []
+    seen: set[str] = set()
     frames: list[Frame] = []
     innermost_first = True
+    cache = _line_cache
     for raw in text.splitlines():
-        stripped = raw.strip()
-        if not stripped or stripped in _NOISE_LINES or FRAMEWORK_FRAME.search(raw):
-            continue
-        frame = _frame(raw) if ("File " in raw or "at " in raw or ".py:" in raw) else None
-        if frame is not None:
-            if not stripped.startswith("at "):
-                innermost_first = False  # Python prints the innermost frame last
-            frames.append(frame)
-            kept.append(str(frame))
+        if raw in cache:
+            line = cache[raw]
         else:
-            kept.append(stripped[: MAX_LINE_CHARS * 2])
+            line = _analyse_line(raw)
+            if len(cache) >= _LINE_CACHE_LIMIT:
+                cache.clear()
+            cache[raw] = line
+        if line is None:
+            continue
+        if line.frame is not None:
+            frames.append(line.frame)
+            innermost_first = innermost_first and not line.innermost_last
+        elif line.exception:
+            heads.append((line.exception, line.text))
+        if line.text not in seen and len(lines) < limit:
+            seen.add(line.text)
+            lines.append(line.text)
     if innermost_first:
         frames.reverse()
-    if not kept:
-        return [], frames
-    masked = mask(_GENERIC_LINE_NUMBER.sub(r"\1", _HTTP_STATUS.sub(r"\1 HTTP_\2", "\n".join(kept))))
-    masked = _REPEATED_ITEMS.sub(r"\1, …", masked)
-    lines: list[str] = []
-    seen: set[str] = set()
-    for raw_line in masked.split("\n"):
-        line = _WHITESPACE.sub(" ", raw_line)[:MAX_LINE_CHARS]
-        if line not in seen:
-            seen.add(line)
-            lines.append(line)
-            if len(lines) >= limit:
-                break
-    return lines, frames
+    return _Lines(lines, frames, heads)
 
 
 def normalize(
@@ -235,16 +284,20 @@ def normalize(
     """The signature of one failure. Text is bounded, so cost does not grow with huge traces."""
     message_text = _ANSI.sub("", (message or "")[:8192])
     trace_text = _ANSI.sub("", (trace or "")[:32768])
-    exception = exception_type(failure_type, message_text, trace_text)
-    message_lines, _ = _meaningful_lines(message_text, MAX_MESSAGE_LINES)
-    trace_lines, frames = _meaningful_lines(trace_text, max_trace_lines)
+    in_message = _meaningful_lines(message_text, MAX_MESSAGE_LINES)
+    in_trace = _meaningful_lines(trace_text, max_trace_lines)
+    message_lines, trace_lines, frames = in_message.lines, in_trace.lines, in_trace.frames
+    # The exception line of a Python traceback is its last; in Java and most others, its first.
+    python = trace_text.lstrip().startswith("Traceback")
+    trace_head = (in_trace.heads[-1] if python else in_trace.heads[0]) if in_trace.heads else None
+    exception = _reported_exception(failure_type)
+    if not exception:
+        head = in_message.heads[0] if in_message.heads else trace_head
+        exception = short_exception(head[0]) if head else ""
     if not message_lines and trace_text:
-        # Many reports leave the message empty: the exception line of the trace is the message
-        # (the last one in a Python traceback, the first one in Java and most others).
-        heads = [line for line in trace_text.splitlines()[:400] if _EXCEPTION_HEAD.match(line)]
-        if heads:
-            python = trace_text.lstrip().startswith("Traceback")
-            message_lines, _ = _meaningful_lines(heads[-1] if python else heads[0], MAX_MESSAGE_LINES)
+        # Many reports leave the message empty: the trace's exception line is the message.
+        if trace_head is not None:
+            message_lines = [trace_head[1]]
         else:
             message_lines = [line for line in trace_lines if "/" not in line and ":" in line][:1]
     message_norm = "\n".join(message_lines)

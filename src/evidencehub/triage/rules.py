@@ -18,8 +18,10 @@ A rule file looks like::
 
 Every condition given must hold; the first rule that matches wins (as in
 Allure's categories and ReportPortal's pattern analysis). Regexes use Python
-syntax and search anywhere in the text; they ignore case unless the rule says
-``ignore_case: false``. Files are validated when loaded: an error names the
+syntax and search anywhere in the text (the first and last 8 KB of a longer
+one); they ignore case unless the rule says ``ignore_case: false``. They run
+on RE2 when RE2 accepts them (nearly always: it lacks only look-arounds and
+back-references, which fall back to Python's ``re``). Files are validated when loaded: an error names the
 file, the rule and the field.
 """
 
@@ -28,10 +30,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import re2
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -40,8 +44,9 @@ from evidencehub.triage.categories import Category
 
 BUILTIN_RULES_RESOURCE = "builtin.yaml"
 BUILTIN_ORIGIN = "built-in"
-# Regexes search only the start of long texts: bounded cost per failure.
+# Regexes search at most this much of a long message or trace (its head and tail): bounded cost.
 MAX_SEARCH_CHARS = 16_384
+REGEX_FIELDS = ("exception", "test", "message", "trace", "text")
 
 
 class RuleConditions(BaseModel):
@@ -120,34 +125,68 @@ class Rule:
     flaky: bool | None
     raised_in_test_code: bool | None
 
-    def matches(self, facts: FailureFacts) -> bool:  # noqa: PLR0911 - one early exit per condition
-        # Cheap checks first; regexes on long texts last.
+    def matches(self, facts: FailureFacts, hits: dict[str, set[int]], position: int) -> bool:
+        """Whether every condition holds; ``hits`` says which rules' regexes matched each field."""
         if self.statuses is not None and facts.status not in self.statuses:
             return False
         if self.flaky is not None and facts.flaky is not self.flaky:
             return False
         if self.raised_in_test_code is not None and facts.raised_in_test_code is not self.raised_in_test_code:
             return False
-        if self.exception is not None and not (
-            self.exception.search(facts.exception) or self.exception.search(facts.failure_type)
-        ):
-            return False
-        if self.test is not None and not self.test.search(facts.test):
-            return False
-        if self.message is not None and not self.message.search(facts.message[:MAX_SEARCH_CHARS]):
-            return False
-        if self.trace is not None and not self.trace.search(facts.trace[:MAX_SEARCH_CHARS]):
-            return False
-        return self.text is None or bool(
-            self.text.search(facts.failure_type)
-            or self.text.search(facts.message[:MAX_SEARCH_CHARS])
-            or self.text.search(facts.trace[:MAX_SEARCH_CHARS])
-        )
+        return all(getattr(self, field) is None or position in hits[field] for field in REGEX_FIELDS)
 
     def explain(self) -> str:
         what = f": {self.description}" if self.description else ""
         where = "built-in rule" if self.origin == BUILTIN_ORIGIN else f"rule from {self.origin}"
         return f"matched {where} '{self.name}'{what}"
+
+
+def searchable(text: str) -> str:
+    """The part of a long text regexes search: its head and its tail (errors sit at one end or the other)."""
+    if len(text) <= MAX_SEARCH_CHARS:
+        return text
+    half = MAX_SEARCH_CHARS // 2
+    return f"{text[:half]}\n{text[-half:]}"
+
+
+class _FieldMatcher:
+    """The regexes of one condition field of a rule set, matched in one pass.
+
+    RE2's Set runs every pattern in a single linear scan (hundreds of times faster
+    than trying Python regexes one by one on long logs). A pattern RE2 cannot
+    compile (look-arounds, back-references) is searched with Python's ``re``.
+    """
+
+    def __init__(self, patterns: Sequence[tuple[int, re.Pattern[str]]]) -> None:
+        self._positions: list[int] = []
+        self._fallback: list[tuple[int, re.Pattern[str]]] = []
+        self._set: Any = None
+        candidates = re2.Set.SearchSet()
+        for position, pattern in patterns:
+            flags = "(?i)" if pattern.flags & re.IGNORECASE else ""
+            try:
+                candidates.Add(flags + pattern.pattern)
+            except re2.error:
+                self._fallback.append((position, pattern))
+                continue
+            self._positions.append(position)
+        if self._positions:
+            candidates.Compile()
+            self._set = candidates
+
+    def matching(self, *texts: str) -> set[int]:
+        found: set[int] = set()
+        for text in texts:
+            if not text:
+                continue
+            if self._set is not None:
+                hits = self._set.Match(text)
+                if hits:
+                    found.update(self._positions[hit] for hit in hits)
+            for position, pattern in self._fallback:
+                if position not in found and pattern.search(text):
+                    found.add(position)
+        return found
 
 
 @dataclass(frozen=True)
@@ -156,9 +195,33 @@ class RuleSet:
 
     rules: tuple[Rule, ...]
 
+    @cached_property
+    def _matchers(self) -> dict[str, _FieldMatcher]:
+        return {
+            field: _FieldMatcher(
+                [
+                    (position, pattern)
+                    for position, rule in enumerate(self.rules)
+                    if (pattern := getattr(rule, field)) is not None
+                ]
+            )
+            for field in REGEX_FIELDS
+        }
+
     def first_match(self, facts: FailureFacts) -> Rule | None:
-        for rule in self.rules:
-            if rule.matches(facts):
+        if not self.rules:
+            return None
+        matchers = self._matchers
+        message, trace = searchable(facts.message), searchable(facts.trace)
+        hits = {
+            "exception": matchers["exception"].matching(facts.exception, facts.failure_type),
+            "test": matchers["test"].matching(facts.test),
+            "message": matchers["message"].matching(message),
+            "trace": matchers["trace"].matching(trace),
+            "text": matchers["text"].matching(facts.failure_type, message, trace),
+        }
+        for position, rule in enumerate(self.rules):
+            if rule.matches(facts, hits, position):
                 return rule
         return None
 
