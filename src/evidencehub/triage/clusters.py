@@ -95,12 +95,12 @@ class ClusterResolver:
     def resolve(self, items: Sequence[tuple[str, str, str]]) -> list[int]:
         """Cluster ids for (fingerprint, exception type, normalized message) items, in order."""
         self._load_known({fingerprint for fingerprint, _, _ in items} - self._by_fingerprint.keys())
-        unknown: dict[str, tuple[str, str]] = {}
+        unknown: dict[str, dict[str, str]] = {}
         for fingerprint, exception, message in items:
             if fingerprint not in self._by_fingerprint:
-                unknown.setdefault(fingerprint, (exception, message))
-        for fingerprint, (exception, message) in unknown.items():
-            self._place(fingerprint, exception, message)
+                unknown.setdefault(exception, {}).setdefault(fingerprint, message)
+        for exception, messages in unknown.items():
+            self._place(exception, messages)
         if self._new_fingerprints:
             self._session.execute(insert(ClusterFingerprint), self._new_fingerprints)
             self._new_fingerprints = []
@@ -142,62 +142,102 @@ class ClusterResolver:
             self._candidates[exception] = candidates
         return candidates
 
-    def _place(self, fingerprint: str, exception: str, message: str) -> None:
+    def _place(self, exception: str, messages: dict[str, str]) -> None:
+        """New fingerprints of one exception type: join a similar cluster, or start one (greedy, in order)."""
         candidates = self._candidates_for(exception)
-        vector = message_vectors([message])
-        cluster_id: int | None = None
+        fingerprints = list(messages)
+        vectors = message_vectors([messages[fingerprint] for fingerprint in fingerprints])
+        chosen: list[int | None] = [None] * len(fingerprints)
         known = candidates.vectors()
-        if known is not None and message:
-            best, similarity = best_matches(vector, known)
-            if similarity[0] >= self._similarity:
-                cluster_id = candidates.ids[int(best[0])]
-        if cluster_id is None:
-            cluster = ErrorCluster(
-                project_id=self._project_id,
-                key=cluster_key(self._project_id, fingerprint),
-                fingerprint=fingerprint,
-                exception_type=exception[:200],
-                message=message[:4000],
-                first_seen_at=self._seen_at,
-                last_seen_at=self._seen_at,
-                first_run_id=self._run_id,
-                last_run_id=self._run_id,
+        if known is not None:
+            best, similarity = best_matches(vectors, known)
+            for row, fingerprint in enumerate(fingerprints):
+                if messages[fingerprint] and similarity[row] >= self._similarity:
+                    chosen[row] = candidates.ids[int(best[row])]
+        pending = [row for row, cluster_id in enumerate(chosen) if cluster_id is None]
+        # Among the new ones: each joins an earlier new cluster it is similar to, or starts its own.
+        similarities = (vectors[pending] @ vectors[pending].T).toarray() if pending else None
+        starters: list[int] = []  # positions in `pending` that started a cluster
+        created: dict[int, int] = {}  # position in `pending` → cluster id
+        new_rows: list[dict[str, object]] = []
+        for position, row in enumerate(pending):
+            assert similarities is not None
+            fingerprint = fingerprints[row]
+            if starters and messages[fingerprint]:
+                scores = similarities[position, starters]
+                best_starter = int(scores.argmax())
+                if scores[best_starter] >= self._similarity:
+                    created[position] = -1 - starters[best_starter]  # resolved after insert
+                    continue
+            starters.append(position)
+            new_rows.append(
+                {
+                    "project_id": self._project_id,
+                    "key": cluster_key(self._project_id, fingerprint),
+                    "fingerprint": fingerprint,
+                    "exception_type": exception[:200],
+                    "message": messages[fingerprint][:4000],
+                    "first_seen_at": self._seen_at,
+                    "last_seen_at": self._seen_at,
+                    "first_run_id": self._run_id,
+                    "last_run_id": self._run_id,
+                    "failure_count": 0,
+                    "tests_affected": 0,
+                }
             )
-            self._session.add(cluster)
-            self._session.flush()
-            cluster_id = cluster.id
-            self._clusters[cluster_id] = _ref(cluster)
-            candidates.add(cluster_id, vector)
-        self._new_fingerprints.append(
-            {"project_id": self._project_id, "fingerprint": fingerprint, "cluster_id": cluster_id}
-        )
-        self._by_fingerprint[fingerprint] = cluster_id
+        if new_rows:
+            new_ids = list(
+                self._session.scalars(
+                    insert(ErrorCluster).returning(ErrorCluster.id, sort_by_parameter_order=True), new_rows
+                )
+            )
+            for position, cluster_id, values in zip(starters, new_ids, new_rows, strict=True):
+                created[position] = cluster_id
+                self._clusters[cluster_id] = ClusterRef(
+                    cluster_id, str(values["key"]), self._run_id, None, None, None, None, None
+                )
+                candidates.add(cluster_id, vectors[pending[position]])
+            for position, joined in list(created.items()):
+                if joined < 0:
+                    created[position] = created[-1 - joined]
+        for position, row in enumerate(pending):
+            chosen[row] = created[position]
+        for fingerprint, placed in zip(fingerprints, chosen, strict=True):
+            assert placed is not None
+            self._new_fingerprints.append(
+                {"project_id": self._project_id, "fingerprint": fingerprint, "cluster_id": placed}
+            )
+            self._by_fingerprint[fingerprint] = placed
 
 
 def refresh_cluster_stats(
     session: Session, cluster_ids: set[int], *, run_id: int, seen_at: dt.datetime
 ) -> None:
     """Recount failures and tests of the clusters a run touched, and move their last-seen mark."""
+    members = FailureAnalysis.__table__
+    failures = (
+        select(func.count())
+        .select_from(members)
+        .where(members.c.cluster_id == ErrorCluster.id)
+        .scalar_subquery()
+    )
+    tests = (
+        select(func.count(func.distinct(members.c.test_id)))
+        .where(members.c.cluster_id == ErrorCluster.id)
+        .scalar_subquery()
+    )
     ordered = sorted(cluster_ids)
     for start in range(0, len(ordered), _LOOKUP_CHUNK):
         chunk = ordered[start : start + _LOOKUP_CHUNK]
-        counts = session.execute(
-            select(
-                FailureAnalysis.cluster_id,
-                func.count(),
-                func.count(func.distinct(FailureAnalysis.test_id)),
-            )
-            .where(FailureAnalysis.cluster_id.in_(chunk))
-            .group_by(FailureAnalysis.cluster_id)
-        ).all()
-        for cluster_id, failures, tests in counts:
-            session.execute(
-                update(ErrorCluster)
-                .where(ErrorCluster.id == cluster_id)
-                .values(failure_count=failures, tests_affected=tests)
-            )
+        session.execute(
+            update(ErrorCluster)
+            .where(ErrorCluster.id.in_(chunk))
+            .values(failure_count=failures, tests_affected=tests)
+            .execution_options(synchronize_session=False)
+        )
         session.execute(
             update(ErrorCluster)
             .where(ErrorCluster.id.in_(chunk), ErrorCluster.last_seen_at < seen_at)
             .values(last_seen_at=seen_at, last_run_id=run_id)
+            .execution_options(synchronize_session=False)
         )

@@ -30,22 +30,20 @@ _VECTORIZER = HashingVectorizer(
 )
 
 
-def fingerprint_text(signature: Signature) -> str:
-    """What a fingerprint hashes: exception type, message head, and the frame when the message is generic."""
+def cluster_text(signature: Signature) -> str:
+    """The error as a cluster shows it: the message head, and where it failed when the message is generic."""
     head = "\n".join(signature.message.splitlines()[:_FINGERPRINT_MESSAGE_LINES])
-    parts = [signature.exception, head]
     if len(informative_words(head) - _GENERIC_WORDS) < GENERIC_MESSAGE_WORDS:
         frame = signature.own_frame
         if frame is not None:
-            parts.append(str(frame))
-    return "\x00".join(parts)
+            return f"{head}\nat {frame}" if head else f"at {frame}"
+    return head
 
 
 def fingerprint(signature: Signature) -> str:
-    """A 16-hex-digit hash identifying the error of a failure, the same in every run."""
-    return sha1(
-        fingerprint_text(signature).encode("utf-8", "surrogatepass"), usedforsecurity=False
-    ).hexdigest()[:16]
+    """A 16-hex-digit hash of the exception type and the cluster text, the same in every run."""
+    text = f"{signature.exception}\x00{cluster_text(signature)}"
+    return sha1(text.encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest()[:16]
 
 
 def cluster_key(project_id: int, first_fingerprint: str) -> str:

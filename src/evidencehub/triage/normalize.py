@@ -48,7 +48,7 @@ _MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Generated ids after a separator: job-0c25dbe0, run_9f3a21, alr-3c53c614.
     (re.compile(r"(?<=[-_])(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{6,}\b"), "<HEX>"),
     (re.compile(r"\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{12,}\b"), "<HEX>"),
-    (re.compile(r"(?<![\w<])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"), "<N>"),
+    (re.compile(r"(?<!\w)[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"), "<N>"),
 )
 
 # Line numbers in stack frames: Python ``File "x.py", line 12, in f`` and Java ``(Foo.java:12)``.
