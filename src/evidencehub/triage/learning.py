@@ -29,6 +29,7 @@ from evidencehub.triage.categories import Category
 from evidencehub.triage.normalize import TOKEN_PATTERN
 
 _MAX_TESTS_PER_DOCUMENT = 256
+_MEMO_LIMIT = 100_000  # distinct documents whose neighbours are remembered per index
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +98,8 @@ class LearnedIndex:
         self._matrix_t = matrix.T.tocsr()  # terms × documents: one product per query batch
         self._entries = entries
         self.decided_failures = sum(entry.count for entry in entries)
+        self._memo: dict[str, list[tuple[int, float]]] = {}
+        self._memo_key: tuple[int, float, float] | None = None
 
     @property
     def documents(self) -> int:
@@ -142,40 +145,59 @@ class LearnedIndex:
         """For each document (of the test at the same position), the history's verdict or None."""
         if not documents:
             return []
-        unique: dict[str, int] = {}
-        for document in documents:
-            unique.setdefault(document, len(unique))
-        queries = self._vectorizer.transform(list(unique)).astype(np.float32)
-        products = (queries @ self._matrix_t).tocsr()
-        # Candidates per unique document: more than k, so the same-test boost can reorder them.
-        wanted = parameters.neighbours * 3
-        floor = max(0.0, parameters.similarity_threshold - parameters.same_test_boost)
-        candidates: list[list[tuple[int, float]]] = []
-        for row in range(products.shape[0]):
-            start, end = products.indptr[row], products.indptr[row + 1]
-            data = products.data[start:end]
-            columns = products.indices[start:end]
-            keep = data >= floor
-            data, columns = data[keep], columns[keep]
-            if data.size > wanted:
-                top = np.argpartition(-data, wanted - 1)[:wanted]
-                data, columns = data[top], columns[top]
-            candidates.append(
-                [(int(column), float(value)) for column, value in zip(columns, data, strict=True)]
-            )
-        return [
-            self._vote(candidates[unique[document]], test_id, parameters)
-            for document, test_id in zip(documents, test_ids, strict=True)
-        ]
+        candidates = self._candidates(documents, parameters)
+        verdicts: list[HistoryMatch | None] = []
+        shared: dict[str, HistoryMatch | None] = {}  # verdicts that do not depend on the test
+        for document, test_id in zip(documents, test_ids, strict=True):
+            found = candidates[document]
+            if any(test_id in self._entries[position].by_test for position, _ in found):
+                verdicts.append(self._vote(found, test_id, parameters))
+                continue
+            if document not in shared:
+                shared[document] = self._vote(found, None, parameters)
+            verdicts.append(shared[document])
+        return verdicts
+
+    def _candidates(
+        self, documents: Sequence[str], parameters: MatchParameters
+    ) -> dict[str, list[tuple[int, float]]]:
+        """The most similar decided documents of each distinct document (memoized: errors recur)."""
+        key = (parameters.neighbours, parameters.similarity_threshold, parameters.same_test_boost)
+        if self._memo_key != key:
+            self._memo, self._memo_key = {}, key
+        memo = self._memo
+        found = {document: hit for document in set(documents) if (hit := memo.get(document)) is not None}
+        missing = list(dict.fromkeys(document for document in documents if document not in found))
+        if missing:
+            queries = self._vectorizer.transform(missing).astype(np.float32)
+            products = (queries @ self._matrix_t).tocsr()
+            # More than k, so the same-test boost can reorder them.
+            wanted = parameters.neighbours * 3
+            floor = max(0.0, parameters.similarity_threshold - parameters.same_test_boost)
+            if len(memo) + len(missing) > _MEMO_LIMIT:
+                memo.clear()
+            for row, document in enumerate(missing):
+                start, end = products.indptr[row], products.indptr[row + 1]
+                data = products.data[start:end]
+                columns = products.indices[start:end]
+                keep = data >= floor
+                data, columns = data[keep], columns[keep]
+                if data.size > wanted:
+                    top = np.argpartition(-data, wanted - 1)[:wanted]
+                    data, columns = data[top], columns[top]
+                found[document] = memo[document] = [
+                    (int(column), float(value)) for column, value in zip(columns, data, strict=True)
+                ]
+        return found
 
     def _vote(
-        self, candidates: list[tuple[int, float]], test_id: int, parameters: MatchParameters
+        self, candidates: list[tuple[int, float]], test_id: int | None, parameters: MatchParameters
     ) -> HistoryMatch | None:
         neighbours: list[Neighbour] = []
         for position, similarity in candidates:
             entry = self._entries[position]
-            own = entry.by_test.get(test_id)
-            if own is not None:
+            own = entry.by_test.get(test_id) if test_id is not None else None
+            if own is not None and test_id is not None:
                 category, result_id, run_id, issue = own
                 boosted = min(1.0, similarity + parameters.same_test_boost)
                 neighbours.append(

@@ -92,6 +92,7 @@ class TriageOutcome(BaseModel):
     already_triaged: bool
     index_documents: int  # unique decided errors the history compared against
     seconds: float
+    phases: dict[str, float] = {}  # seconds per phase: normalize, cluster, flags, history, decide, write
 
 
 class DecisionOut(BaseModel):

@@ -328,11 +328,14 @@ def triage_run(
         )
         previous = _previous_run_id(session, context)
         analysed = 0
+        phases: dict[str, float] = {}
         for rows in _failure_batches(session, run_id, options.batch_size, human):
             analysed += _triage_batch(
-                session, context, rows, resolver, index, policy, parameters, options, window, previous
+                session, context, rows, resolver, index, policy, parameters, options, window, previous, phases
             )
+        mark = time.perf_counter()
         refresh_cluster_stats(session, resolver.touched, run_id=run_id, seen_at=context.seen_at)
+        phases["write"] = phases.get("write", 0.0) + time.perf_counter() - mark
     seconds = round(time.perf_counter() - started, 3)
     log.info("run triaged", run=run_id, failures=failures, analysed=analysed, seconds=seconds)
     return TriageOutcome(
@@ -343,7 +346,21 @@ def triage_run(
         already_triaged=False,
         index_documents=index.documents if index else 0,
         seconds=seconds,
+        phases={name: round(value, 3) for name, value in phases.items()},
     )
+
+
+class _Phases:
+    """Adds the time since the last mark to a named phase."""
+
+    def __init__(self, totals: dict[str, float]) -> None:
+        self._totals = totals
+        self._mark = time.perf_counter()
+
+    def done(self, phase: str) -> None:
+        now = time.perf_counter()
+        self._totals[phase] = self._totals.get(phase, 0.0) + now - self._mark
+        self._mark = now
 
 
 def _triage_batch(
@@ -357,22 +374,28 @@ def _triage_batch(
     options: TriageSettings,
     window: list[int],
     previous_run: int | None,
+    phases: dict[str, float],
 ) -> int:
+    clock = _Phases(phases)
     signatures = [normalize(failure_type=row[3], message=row[4], trace=row[5]) for row in rows]
     fingerprints = [fingerprint(signature) for signature in signatures]
+    clock.done("normalize")
     cluster_ids = resolver.resolve(
         [
             (print_, signature.exception, cluster_text(signature))
             for print_, signature in zip(fingerprints, signatures, strict=True)
         ]
     )
+    clock.done("cluster")
     test_ids = [row[1] for row in rows]
     unique_tests = sorted(set(test_ids))
     verdicts = flaky_history.flaky_verdicts(session, window, unique_tests, min_flips=options.flaky_min_flips)
     passed_before = _passed_in(session, previous_run, unique_tests)
+    clock.done("flags")
     documents = [signature.document[:MAX_DOCUMENT_CHARS] for signature in signatures]
     matches = index.match(documents, test_ids, parameters) if index is not None else [None] * len(rows)
     names = _test_labels(session, {match.closest.test_id for match in matches if match is not None})
+    clock.done("history")
     now = utcnow()
     values: list[dict[str, Any]] = []
     for row, signature, print_, cluster_id, document, match in zip(
@@ -424,8 +447,10 @@ def _triage_batch(
                 "updated_at": now,
             }
         )
+    clock.done("decide")
     # Core executemany: the ORM's bulk path costs more than the analysis itself at 10,000s of rows.
     session.execute(insert(cast(Table, FailureAnalysis.__table__)), values)
+    clock.done("write")
     return len(values)
 
 
