@@ -48,49 +48,23 @@ def _default_actor() -> str:
 def render_report(report: TriageReport, *, failures: bool = True) -> Panel:
     """The report for people: the summary table, then (unless told not to) each category's failures."""
     from evidencehub.triage.categories import CATEGORY_TITLES
-    from evidencehub.triage.report import cluster_title, failure_label, flags, grouped, heading, summary_line
+    from evidencehub.triage.report import (
+        FAILURE_COLUMNS,
+        SUMMARY_COLUMNS,
+        failure_row,
+        grouped,
+        heading,
+        summary_line,
+        summary_row,
+    )
 
     parts: list[Any] = [Text(summary_line(report))]
     if report.clusters:
-        parts.append(
-            table(
-                "summary",
-                ["cluster", "error", "category", "priority", "status", "bug", "failures", "tests", "new"],
-                [
-                    [
-                        cluster.id,
-                        cluster_title(cluster, 70),
-                        cluster.category.value,
-                        cluster.priority,
-                        cluster.status,
-                        cluster.issue,
-                        cluster.failures,
-                        cluster.tests,
-                        "new" if cluster.new else "",
-                    ]
-                    for cluster in report.clusters
-                ],
-            )
-        )
+        rows = [summary_row(cluster, title_chars=70) for cluster in report.clusters]
+        parts.append(table("summary", SUMMARY_COLUMNS, rows))
     for category, members in grouped(report) if failures else []:
-        parts.append(
-            table(
-                f"{CATEGORY_TITLES[category]} ({len(members)})",
-                ["failure", "test", "cluster", "source", "conf.", "flags", "explanation"],
-                [
-                    [
-                        failure.id,
-                        failure_label(failure),
-                        failure.cluster,
-                        failure.source.value,
-                        f"{failure.confidence:.2f}",
-                        flags(failure),
-                        failure.explanation,
-                    ]
-                    for failure in members
-                ],
-            )
-        )
+        title = f"{CATEGORY_TITLES[category]} ({len(members)})"
+        parts.append(table(title, FAILURE_COLUMNS, [failure_row(failure) for failure in members]))
     return Panel(Group(*parts), title=f"triage · {heading(report)}", title_align="left")
 
 

@@ -58,6 +58,37 @@ def flags(failure: FailureOut) -> str:
     return ", ".join(marks)
 
 
+SUMMARY_COLUMNS = ("cluster", "error", "category", "priority", "status", "bug", "failures", "tests", "new")
+FAILURE_COLUMNS = ("failure", "test", "cluster", "source", "confidence", "flags", "explanation")
+
+
+def summary_row(cluster: ClusterOut, *, title_chars: int = 100) -> list[object]:
+    """One row of the summary table (the analysis document's: cluster, category, priority, status, bug)."""
+    return [
+        cluster.id,
+        cluster_title(cluster, title_chars),
+        cluster.category.value,
+        cluster.priority,
+        cluster.status,
+        cluster.issue or "",
+        cluster.failures,
+        cluster.tests,
+        "new" if cluster.new else "",
+    ]
+
+
+def failure_row(failure: FailureOut) -> list[object]:
+    return [
+        failure.id,
+        failure_label(failure),
+        failure.cluster,
+        failure.source.value,
+        f"{failure.confidence:.2f}",
+        flags(failure),
+        failure.explanation,
+    ]
+
+
 def grouped(report: TriageReport) -> list[tuple[Category, list[FailureOut]]]:
     """Failures per category, in report order, only categories that have any."""
     groups: dict[Category, list[FailureOut]] = {category: [] for category in CATEGORY_ORDER}
@@ -113,22 +144,9 @@ def to_markdown(report: TriageReport) -> str:
         )
     for category, failures in grouped(report):
         lines += ["", f"## {CATEGORY_TITLES[category]} ({len(failures)})", ""]
-        lines.append(_row(["failure", "test", "cluster", "source", "confidence", "flags", "explanation"]))
-        lines.append(_row(["---"] * 7))
-        for failure in failures:
-            lines.append(
-                _row(
-                    [
-                        failure.id,
-                        failure_label(failure),
-                        failure.cluster,
-                        failure.source.value,
-                        f"{failure.confidence:.2f}",
-                        flags(failure),
-                        failure.explanation,
-                    ]
-                )
-            )
+        lines.append(_row(FAILURE_COLUMNS))
+        lines.append(_row(["---"] * len(FAILURE_COLUMNS)))
+        lines.extend(_row(failure_row(failure)) for failure in failures)
     return "\n".join(lines) + "\n"
 
 

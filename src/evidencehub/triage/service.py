@@ -67,7 +67,10 @@ class RunContext:
     seen_at: dt.datetime
 
 
-def _run_context(session: Session, run_id: int, organization_id: int | None) -> RunContext:
+def _run_build_project(
+    session: Session, run_id: int, organization_id: int | None
+) -> tuple[TestRun, Build, Project]:
+    """The run with its build and project; NotFoundError when absent or in another organization."""
     query = (
         select(TestRun, Build, Project)
         .join(Build, Build.id == TestRun.build_id)
@@ -79,7 +82,11 @@ def _run_context(session: Session, run_id: int, organization_id: int | None) -> 
     row = session.execute(query).one_or_none()
     if row is None:
         raise NotFoundError(f"run {run_id} does not exist", details={"run": run_id})
-    run, build, project = row
+    return row[0], row[1], row[2]
+
+
+def _run_context(session: Session, run_id: int, organization_id: int | None) -> RunContext:
+    run, build, project = _run_build_project(session, run_id, organization_id)
     return RunContext(
         run_id=run.id,
         project_id=project.id,
@@ -465,18 +472,7 @@ def triage_report(
     count_flaky_as_product_bugs: bool = False,
 ) -> TriageReport:
     """The run's triage in the shape tools read (``{"run", "failures", "clusters", "summary"}``)."""
-    query = (
-        select(TestRun, Build, Project)
-        .join(Build, Build.id == TestRun.build_id)
-        .join(Project, Project.id == Build.project_id)
-        .where(TestRun.id == run_id)
-    )
-    if organization_id is not None:
-        query = query.where(Project.organization_id == organization_id)
-    row = session.execute(query).one_or_none()
-    if row is None:
-        raise NotFoundError(f"run {run_id} does not exist", details={"run": run_id})
-    run, build, project = row
+    run, build, project = _run_build_project(session, run_id, organization_id)
     return build_report(session, run, build, project, count_flaky_as_product_bugs=count_flaky_as_product_bugs)
 
 
