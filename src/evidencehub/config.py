@@ -109,6 +109,15 @@ class TriageSettings(Section):
     index_cache_projects: int = Field(
         8, ge=0, description="Learned indexes kept in memory (one per project)."
     )
+class AuditSettings(Section):
+    rubric: Path | None = Field(
+        None, description="Completeness rubric YAML; default: the built-in Xray rubric."
+    )
+    jira_field_names: dict[str, str] = Field(
+        default_factory=dict,
+        description="Jira field ids → names (customfield_10200: Test Type) for exports without expand=names.",
+    )
+    max_file_mb: int = Field(64, ge=1, description="Largest test-case source file read by the audit.")
 
 
 class LogSettings(Section):
@@ -139,6 +148,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     triage: TriageSettings = Field(default_factory=TriageSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
 
     @property
     def sqlite_path(self) -> Path:

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from evidencehub import __version__
-from evidencehub.cli import config_cmd, demo_cmd, ingest_cmd, init_cmd, runs_cmd, triage_cmd
+from evidencehub.cli import audit_cmd, config_cmd, demo_cmd, ingest_cmd, init_cmd, runs_cmd, triage_cmd
 from evidencehub.cli.context import CliContext
 from evidencehub.cli.output import print_error
 from evidencehub.errors import EvidenceHubError
@@ -61,6 +61,7 @@ def main_options(
 init_cmd.register(app)
 ingest_cmd.register(app)
 demo_cmd.register(app)
+audit_cmd.register(app)
 app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(triage_cmd.app, name="triage")
