@@ -266,9 +266,9 @@ _FRAME_LINE = re.compile(r"^\s*(?:at |File \")")
 
 
 def _variant(rng: random.Random, base: Failure, index: int, *, unique: bool) -> Failure:
-    """The same error in another run and test: new numbers in the message and in three log lines
-    (ids, timings, counts); stack frames and the other lines unchanged, as when a failure recurs. ``unique`` adds words no other failure has, so that no
-    two documents are alike (the index's worst case)."""
+    """The same error in another run and test, as when a failure recurs: new numbers in the message
+    and in three log lines (ids, timings, counts); stack frames and the other lines unchanged.
+    ``unique`` adds words no other failure has, so no two documents are alike (the index's worst case)."""
 
     def renumber(text: str) -> str:
         return _NUMBER.sub(lambda match: str(rng.randint(0, 10 ** len(match.group(0)))), text)
@@ -283,7 +283,9 @@ def _variant(rng: random.Random, base: Failure, index: int, *, unique: bool) -> 
     return Failure(base.classname, f"{base.name}_{index}", base.failure_type, renumber(base.message), trace)
 
 
-def bench_speed(data: Path, root: Path, *, history: int, failures: int, unique: bool) -> dict[str, object]:
+def bench_speed(
+    data: Path, root: Path, *, history: int, failures: int, unique: bool, max_query_terms: int = 0
+) -> dict[str, object]:
     from evidencehub.results.model import Project
     from evidencehub.triage.service import decide_cluster, learned_index, list_clusters, triage_run
 
@@ -292,7 +294,7 @@ def bench_speed(data: Path, root: Path, *, history: int, failures: int, unique: 
     rng.shuffle(real)
     held_out = real[: len(real) // 5]  # errors never decided: new clusters, rules, history misses
     known = real[len(real) // 5 :]
-    workspace = Workspace(root / ("speed-unique" if unique else "speed"))
+    workspace = Workspace(root / ("speed-unique" if unique else "speed"), max_query_terms=max_query_terms)
 
     per_run = 10_000
     history_runs = []
@@ -390,12 +392,14 @@ def _table(results: dict[str, dict[str, object]]) -> str:
             f"| (a) Veloren F1(intermittent), time split {a['train']}/{a['test']} "
             f"| {a['f1']:.3f} (P {a['precision']:.3f} / R {a['recall']:.3f}) "
             f"| {a['baseline_f1']:.3f} TF-IDF + logistic regression "
-            f"| {float(a['f1']) / float(a['baseline_f1']):.3f}× | ≥ 0.93 | {'yes' if float(a['f1']) >= 0.93 else 'NO'} |"
+            f"| {float(a['f1']) / float(a['baseline_f1']):.3f}× | ≥ 0.93 "
+            f"| {'yes' if float(a['f1']) >= 0.93 else 'NO'} |"
         )
     if "b" in results:
         b = results["b"]
         lines.append(
-            f"| (b) Defects4J product_bug or to_investigate after 1 decision/project ({b['remaining']} failures) "
+            f"| (b) Defects4J product_bug or to_investigate after 1 decision/project "
+            f"({b['remaining']} failures) "
             f"| {float(b['share']):.2%} | {float(b['baseline_share']):.2%} status split (Allure) "
             f"| {float(b['share']) / float(b['baseline_share']):.3f}× | ≥ 98% "
             f"| {'yes' if float(b['share']) >= 0.98 else 'NO'} |"
@@ -405,9 +409,11 @@ def _table(results: dict[str, dict[str, object]]) -> str:
             continue
         c = results[key]
         lines.append(
-            f"| ({key}) triage speed, {what}: {c['failures']:,} failures, {c['history']:,} decided in history "
+            f"| ({key}) triage speed, {what}: {c['failures']:,} failures, "
+            f"{c['history']:,} decided in history "
             f"({c['index_documents']:,} unique documents) | {float(c['compute_rate']):,.0f} failures/s "
-            f"normalize + cluster + classify; {float(c['rate']):,.0f}/s end to end with database reads and writes "
+            f"normalize + cluster + classify; {float(c['rate']):,.0f}/s end to end "
+            "with database reads and writes "
             f"| {float(c['baseline_rate']):,.0f} failures/s raw TF-IDF brute kNN "
             f"| {float(c['compute_rate']) / float(c['baseline_rate']):.1f}× "
             f"({float(c['rate']) / float(c['baseline_rate']):.1f}× end to end) | ≥ 5,000/s "
@@ -422,6 +428,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--history", type=int, default=100_000, help="decided failures in history for (c)")
     parser.add_argument("--failures", type=int, default=10_000, help="failures in the measured run of (c)")
     parser.add_argument("--only", default="a,b,c", help="which parts, e.g. a,b")
+    parser.add_argument("--max-query-terms", type=int, default=0, help="triage.max_query_terms for (c)")
     args = parser.parse_args(list(argv) if argv is not None else None)
     if not (args.data / "veloren_ci_jobs.jsonl").is_file():
         print(f"skipped: {args.data} not found (the labelled triage data lives in ../shared/data/triage)")

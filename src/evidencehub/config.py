@@ -95,6 +95,9 @@ class TriageSettings(Section):
     same_test_boost: float = Field(
         0.1, ge=0, le=1, description="History: similarity added when the decided failure is of the same test."
     )
+    max_query_terms: int = Field(
+        0, ge=0, description="History: compare only a failure's heaviest terms (faster); 0 = all terms."
+    )
     cluster_similarity: float = Field(
         0.9, gt=0, le=1, description="Merge a new error into an existing cluster at this similarity or above."
     )
@@ -109,6 +112,8 @@ class TriageSettings(Section):
     index_cache_projects: int = Field(
         8, ge=0, description="Learned indexes kept in memory (one per project)."
     )
+
+
 class AuditSettings(Section):
     rubric: Path | None = Field(
         None, description="Completeness rubric YAML; default: the built-in Xray rubric."

@@ -99,7 +99,7 @@ def result_ids(database: Database, run_id: int) -> dict[str, int]:
         rows = session.execute(
             select(Test.name, Result.id).join(Test, Test.id == Result.test_id).where(Result.run_id == run_id)
         ).all()
-    return {name: result_id for name, result_id in rows}
+    return dict(rows)
 
 
 def by_name(report: Any) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The learned index (votes, thresholds, same-test boost, corrections) and flaky scoring, without a database."""
+"""The learned index (votes, thresholds, same-test boost, corrections) and flaky scores, no database."""
 
 from __future__ import annotations
 
@@ -62,6 +62,21 @@ def test_dissimilar_or_disputed_failures_get_no_verdict() -> None:
         ["widget throughput renders no series", "expected frequency resolution 1.953 Hz"], [7, 8], PARAMETERS
     )
     assert verdicts == [None, None]
+
+
+def test_long_queries_can_be_cut_to_their_heaviest_terms() -> None:
+    document = "ConnectionResetError pika channel closed by broker rabbitmq staging node restarted"
+    index = LearnedIndex.build(
+        [
+            decided(document, Category.SYSTEM_ISSUE),
+            decided("chart legend overlaps axis", Category.PRODUCT_BUG, 2),
+        ]
+    )
+    assert index is not None
+    short = MatchParameters(similarity_threshold=0.5, agreement_threshold=0.7, max_query_terms=16)
+    match = index.match([document], [9], short)[0]
+    assert match is not None and match.category is Category.SYSTEM_ISSUE
+    assert 0.5 <= match.closest.similarity <= 1.0
 
 
 def test_index_cache_versions_and_capacity() -> None:

@@ -80,7 +80,8 @@ def test_conditions_must_all_hold_and_first_match_wins() -> None:
         ("rules: [{name: a, category: product_bug, when: {status: passed}}]", "unknown status"),
         ("rules: [{name: a, category: product_bug, when: {colour: red}}]", "when.colour"),
         (
-            "rules: [{name: a, category: product_bug, when: {message: x}}, {name: a, category: no_defect, when: {message: y}}]",
+            "rules: [{name: a, category: product_bug, when: {message: x}},"
+            " {name: a, category: no_defect, when: {message: y}}]",
             "used twice",
         ),
         ("rules: [{category: product_bug, when: {message: x}}]", "field 'name'"),
@@ -100,11 +101,12 @@ def test_rule_files_are_read_and_reread_when_changed(tmp_path: Path) -> None:
     path.write_text("rules: [{name: one, category: no_defect, when: {message: a}}]", encoding="utf-8")
     assert [rule.name for rule in user_rules([path]).rules] == ["one"]
     path.write_text(
-        "- {name: two, category: no_defect, when: {message: a}}\n- {name: three, category: no_defect, when: {message: b}}",
+        "- {name: two, category: no_defect, when: {message: a}}\n"
+        "- {name: three, category: no_defect, when: {message: b}}",
         encoding="utf-8",
     )
     assert [rule.name for rule in user_rules([path]).rules] == ["two", "three"]
-    with pytest.raises(ConfigError, match="triage.rules_files"):
+    with pytest.raises(ConfigError, match=r"triage\.rules_files"):
         user_rules([tmp_path / "missing.yaml"])
     with pytest.raises(InputError, match="cannot read rule file"):
         load_rule_file(tmp_path)
@@ -151,7 +153,8 @@ def test_builtin_knowledge_base(expected: str, failure: FailureFacts) -> None:
         facts(
             "'NoneType' object has no attribute 'id'",
             failure_type="AttributeError",
-            trace='Traceback (most recent call last):\n  File "/srv/prism/prism/jobs.py", line 4, in run\nAttributeError: x',
+            trace='Traceback (most recent call last):\n  File "/srv/prism/prism/jobs.py", line 4, in run\n'
+            "AttributeError: x",
         ),
     ],
 )

@@ -87,7 +87,8 @@ def test_generic_assertions_of_different_tests_are_not_lumped(database: Database
             "failed",
             failure_type="junit.framework.AssertionFailedError",
             message=f"expected:<{number}> but was:<{number + 1}>",
-            trace=f"junit.framework.AssertionFailedError\n\tat org.acme.{name.title()}Test.{name}({name}.java:{number})",
+            trace=f"junit.framework.AssertionFailedError\n"
+            f"\tat org.acme.{name.title()}Test.{name}({name}.java:{number})",
         )
         for number, name in enumerate(["alpha", "beta"], start=10)
     ]
@@ -316,7 +317,7 @@ def test_summary_table_priorities(database: Database, settings: Settings) -> Non
         "no_defect": 0,
     }
     assert report.summary.by_source["rule"] == 3 and report.summary.by_source["default"] == 1
-    assert [failure.category.value for failure in report.failures][0] == "to_investigate"
+    assert report.failures[0].category.value == "to_investigate"  # what needs a person comes first
 
 
 def test_json_shape_for_tools(database: Database, settings: Settings) -> None:

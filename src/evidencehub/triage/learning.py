@@ -88,6 +88,7 @@ class MatchParameters:
     agreement_threshold: float = 0.7
     neighbours: int = 5
     same_test_boost: float = 0.1
+    max_query_terms: int = 0  # compare only a failure's heaviest terms; 0 = all of them
 
 
 class LearnedIndex:
@@ -99,7 +100,7 @@ class LearnedIndex:
         self._entries = entries
         self.decided_failures = sum(entry.count for entry in entries)
         self._memo: dict[str, list[tuple[int, float]]] = {}
-        self._memo_key: tuple[int, float, float] | None = None
+        self._memo_key: tuple[int, float, float, int] | None = None
 
     @property
     def documents(self) -> int:
@@ -162,7 +163,12 @@ class LearnedIndex:
         self, documents: Sequence[str], parameters: MatchParameters
     ) -> dict[str, list[tuple[int, float]]]:
         """The most similar decided documents of each distinct document (memoized: errors recur)."""
-        key = (parameters.neighbours, parameters.similarity_threshold, parameters.same_test_boost)
+        key = (
+            parameters.neighbours,
+            parameters.similarity_threshold,
+            parameters.same_test_boost,
+            parameters.max_query_terms,
+        )
         if self._memo_key != key:
             self._memo, self._memo_key = {}, key
         memo = self._memo
@@ -170,6 +176,8 @@ class LearnedIndex:
         missing = list(dict.fromkeys(document for document in documents if document not in found))
         if missing:
             queries = self._vectorizer.transform(missing).astype(np.float32)
+            if parameters.max_query_terms:
+                queries = _strongest_terms(queries, parameters.max_query_terms)
             products = (queries @ self._matrix_t).tocsr()
             # More than k, so the same-test boost can reorder them.
             wanted = parameters.neighbours * 3
@@ -241,6 +249,32 @@ class LearnedIndex:
             closest=closest,
             issue=issue,
         )
+
+
+def _strongest_terms(queries: sparse.csr_matrix, keep: int) -> sparse.csr_matrix:
+    """Each query reduced to its ``keep`` heaviest terms, re-normalized (ReportPortal's more-like-this
+    ``max_query_terms``): the rare terms that identify an error stay, the common ones that would
+    touch most of the index go."""
+    queries = queries.tocsr()
+    lengths = np.diff(queries.indptr)
+    if lengths.size == 0 or lengths.max() <= keep:
+        return queries
+    rows: list[np.ndarray] = []
+    columns: list[np.ndarray] = []
+    values: list[np.ndarray] = []
+    for row in range(queries.shape[0]):
+        start, end = queries.indptr[row], queries.indptr[row + 1]
+        data, indices = queries.data[start:end], queries.indices[start:end]
+        if data.size > keep:
+            top = np.argpartition(-data, keep - 1)[:keep]
+            data, indices = data[top], indices[top]
+        norm = float(np.sqrt(np.dot(data, data))) or 1.0
+        rows.append(np.full(data.size, row))
+        columns.append(indices)
+        values.append(data / norm)
+    return sparse.csr_matrix(
+        (np.concatenate(values), (np.concatenate(rows), np.concatenate(columns))), shape=queries.shape
+    )
 
 
 class IndexCache:

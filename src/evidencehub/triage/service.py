@@ -317,6 +317,7 @@ def triage_run(
             agreement_threshold=options.agreement_threshold,
             neighbours=options.neighbours,
             same_test_boost=options.same_test_boost,
+            max_query_terms=options.max_query_terms,
         )
         resolver = ClusterResolver(
             session,
