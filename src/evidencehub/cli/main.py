@@ -21,6 +21,7 @@ from evidencehub.cli import (
     init_cmd,
     runs_cmd,
     serve_cmd,
+    triage_cmd,
     users_cmd,
 )
 from evidencehub.cli.context import CliContext
@@ -76,6 +77,7 @@ app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(users_cmd.users_app, name="users")
 app.add_typer(users_cmd.tokens_app, name="tokens")
+app.add_typer(triage_cmd.app, name="triage")
 
 
 def run(argv: list[str] | None = None) -> int:
