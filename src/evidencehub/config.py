@@ -146,6 +146,9 @@ class ReportSettings(Section):
     pdf_timeout_seconds: float = Field(120, gt=0, description="Longest a PDF rendering may take.")
     queued_timeout_seconds: float = Field(
         3600, gt=0, description="An execution never picked up after this is marked failed."
+    )
+
+
 class TriageSettings(Section):
     auto_on_ingest: bool = Field(True, description="Triage every run as soon as it is ingested.")
     rules_files: list[Path] = Field(
