@@ -5,11 +5,13 @@ Lives above the domains so that results and triage never import each other.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from evidencehub.config import Settings
 from evidencehub.db.session import Database
 from evidencehub.results.ingest import IngestProgress, IngestRequest, ingest
+from evidencehub.results.inputs import InputSource
 from evidencehub.results.schemas import IngestOutcome
 from evidencehub.triage.schemas import TriageOutcome
 from evidencehub.triage.service import rule_sets, triage_run
@@ -26,6 +28,7 @@ def ingest_and_triage(
     settings: Settings,
     request: IngestRequest,
     progress: IngestProgress | None = None,
+    sources: Sequence[InputSource] | None = None,
 ) -> PipelineOutcome:
     """Ingest, then triage the new run when ``triage.auto_on_ingest`` is on.
 
@@ -35,7 +38,7 @@ def ingest_and_triage(
     auto = settings.triage.auto_on_ingest
     if auto:
         rule_sets(settings.triage)
-    outcome = ingest(database, settings, request, progress=progress)
+    outcome = ingest(database, settings, request, progress=progress, sources=sources)
     triaged = None
     if auto and outcome.created and outcome.run is not None:
         triaged = triage_run(database, settings, outcome.run.id)

@@ -113,6 +113,8 @@ def test_multipart_and_raw_uploads_store_runs_and_duplicates_are_a_no_op(
     run = response.json()["run"]
     assert run["totals"]["tests"] == 3 and run["totals"]["errors"] == 1
     assert sorted(source["path"] for source in run["sources"]) == ["TEST-b.xml.gz", "reports/TEST-a.xml"]
+    triage = response.json()["triage"]  # the new run is triaged on upload (triage.auto_on_ingest)
+    assert triage["run"] == run["id"] and triage["failures"] == 2
 
     # The same file again, as a raw body this time: already stored for the build.
     again = api.post(

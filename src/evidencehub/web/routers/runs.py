@@ -12,17 +12,27 @@ from fastapi.responses import JSONResponse
 from evidencehub.auth.service import Principal
 from evidencehub.errors import EvidenceHubError, InputError
 from evidencehub.ops.metrics import INGESTED_CASES, UPLOADS
+from evidencehub.pipeline import ingest_and_triage
 from evidencehub.results import service as results
-from evidencehub.results.ingest import IngestRequest, ingest
+from evidencehub.results.ingest import IngestRequest
 from evidencehub.results.parsers import FORMAT_CHOICES
 from evidencehub.results.schemas import IngestOutcome, ResultOut, RunSummary
 from evidencehub.results.status import Status
+from evidencehub.triage.schemas import TriageOutcome
 from evidencehub.web.deps import DbSession, PageLimit, Services, require
 from evidencehub.web.routers.paging import MAX_BIG_ID, MAX_ID, ObjectId, Page, page_of
 from evidencehub.web.routers.prefix import API_PREFIX
 from evidencehub.web.uploads import upload_spool
 
 router = APIRouter(prefix=f"{API_PREFIX}/runs", tags=["runs"])
+
+
+class UploadOutcome(IngestOutcome):
+    """What an upload stored, and what the automatic triage of the new run did (when on)."""
+
+    triage: TriageOutcome | None = None
+
+
 Reader = Annotated[Principal, Depends(require("results:read"))]
 
 _UPLOAD_BODY = {
@@ -49,7 +59,7 @@ _UPLOAD_BODY = {
 
 @router.post(
     "",
-    response_model=IngestOutcome,
+    response_model=UploadOutcome,
     status_code=201,
     openapi_extra=_UPLOAD_BODY,
     responses={
@@ -91,8 +101,8 @@ async def upload_run(
                 await spool.receive_raw(request, filename)
             sources = spool.sources()
             async with app.ingest_turns or nullcontext():
-                outcome = await run_in_threadpool(
-                    ingest,
+                done = await run_in_threadpool(
+                    ingest_and_triage,
                     app.database,
                     app.settings,
                     IngestRequest(
@@ -116,6 +126,7 @@ async def upload_run(
     except Exception:
         UPLOADS.labels(status="failed").inc()
         raise
+    outcome = UploadOutcome(**done.ingest.model_dump(), triage=done.triage)
     UPLOADS.labels(status="created" if outcome.created else "duplicate").inc()
     if outcome.created and outcome.run is not None:
         INGESTED_CASES.inc(outcome.run.totals.tests)
