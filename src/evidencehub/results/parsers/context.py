@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import BinaryIO
 
-from evidencehub.results.inputs import InputSource
+from evidencehub.results.inputs import BoundedReader, InputSource
 from evidencehub.results.parsers.base import TRUNCATION_MARK, ParsedFile, ParseLimits, ResultFileError
 
 # A file with a million odd timestamps must not carry a million warnings.
@@ -28,10 +27,10 @@ class ParseContext:
     def name(self) -> str:
         return self.source.name
 
-    def open(self, *, report_progress: bool = True) -> BinaryIO:
+    def open(self, *, report_progress: bool = True) -> BoundedReader:
         """A fresh bounded stream of the decompressed bytes; progress is reported only when asked."""
         on_read = self.on_read if report_progress else None
-        return self.source.open(max_bytes=self.max_bytes, on_read=on_read)  # type: ignore[return-value]
+        return self.source.open(max_bytes=self.max_bytes, on_read=on_read)
 
     def error(self, reason: str, *, line: int | None = None, field: str | None = None) -> ResultFileError:
         return ResultFileError(self.name, reason, line=line, field=field)
@@ -53,13 +52,11 @@ class ParseContext:
 
     def output(self, value: str | None) -> str | None:
         """stdout/stderr cut to the output limit, with a mark saying how much was cut; blank → None."""
-        if value is None:
+        if not value or value.isspace():
             return None
         limit = self.limits.max_output_chars
         if len(value) > limit:
             return value[:limit] + TRUNCATION_MARK.format(omitted=len(value) - limit, limit=limit)
-        if not value or value.isspace():
-            return None
         return value
 
     def warn(self, message: str) -> None:

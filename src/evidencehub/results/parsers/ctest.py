@@ -17,7 +17,7 @@ from lxml import etree
 from evidencehub.results.parsers import safexml, values
 from evidencehub.results.parsers.base import ParsedCase
 from evidencehub.results.parsers.context import ParseContext
-from evidencehub.results.parsers.safexml import Root, local_name
+from evidencehub.results.parsers.safexml import Root, line_of, local_name
 from evidencehub.results.status import Status
 
 ROOTS = ("Site",)
@@ -35,7 +35,7 @@ def parse(ctx: ParseContext, root: Root) -> Iterator[ParsedCase]:
     start_tag, end_tag = prefix + "StartTestTime", prefix + "EndTestTime"
     started = None
     stream = ctx.open()
-    with stream, safexml.syntax_errors(ctx.name, ctx.limits):
+    with stream, safexml.syntax_errors(ctx.name):
         events = safexml.iterparse(stream, limits=ctx.limits, tag=(test_tag, start_tag, end_tag))
         for _event, elem in events:
             depth = 1 + sum(1 for _ in elem.iterancestors())
@@ -63,7 +63,7 @@ def _case(ctx: ParseContext, elem: etree._Element) -> ParsedCase | None:
     if not name:
         ctx.warn("tests without a <Name> were left out")
         return None
-    line = elem.sourceline
+    line = line_of(elem)
     ctx.field(name, "Name", line)
     status_text = elem.get("Status") or ""
     status = _STATUSES.get(status_text.lower())
@@ -77,7 +77,9 @@ def _case(ctx: ParseContext, elem: etree._Element) -> ParsedCase | None:
         duration_ms=values.duration_ms(measurements.get("Execution Time")),
     )
     results = safexml.child(elem, "Results")
-    output = safexml.child_text(safexml.child(results, "Measurement"), "Value") if results is not None else None
+    output = (
+        safexml.child_text(safexml.child(results, "Measurement"), "Value") if results is not None else None
+    )
     if status is not Status.PASSED:
         keys = ("Completion Status", "Exit Code", "Exit Value")
         message = "; ".join(f"{key}: {measurements[key]}" for key in keys if measurements.get(key)) or None

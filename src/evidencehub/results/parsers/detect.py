@@ -36,7 +36,8 @@ def sniff(ctx: ParseContext) -> Syntax:
     if first in "{[":
         return Syntax.JSON
     raise ctx.error(
-        f"not a test-result file: it starts with {first!r}, but XML results start with '<' and JSON reports with '{{'"
+        f"not a test-result file: it starts with {first!r}, "
+        "but XML results start with '<' and JSON reports with '{'"
     )
 
 

@@ -26,7 +26,7 @@ class JsonLines:
         ctx = self._ctx
         limit = self.max_line_bytes(ctx)
         with ctx.open() as raw:
-            reader = io.BufferedReader(raw)  # type: ignore[arg-type]
+            reader = io.BufferedReader(raw)
             number = 0
             while True:
                 line = reader.readline(limit + 1)

@@ -3,9 +3,10 @@
 Covers Maven Surefire (``rerunFailure``/``rerunError`` → rerun attempts,
 ``flakyFailure``/``flakyError`` → a passed, flaky test), pytest xunit1/xunit2
 (``file``/``line``, case-level ``<properties>``), jest-junit, mocha, Go's
-go-junit-report and gotestsum, PHPUnit (nested suites), googletest
-(``status="notrun"``, ``result="skipped"``), Bazel, ScalaTest, Catch2, nextest,
-tst (``status="disabled"``), Marathon and CTest's JUnit output.
+go-junit-report and gotestsum, PHPUnit and Codeception (nested suites,
+``class=``), googletest (``status="notrun"``, ``result="skipped"``), Bazel,
+ScalaTest, Catch2, nextest, tst (``status="disabled"``), Marathon and CTest's
+JUnit output.
 
 Rules:
 
@@ -19,8 +20,12 @@ Rules:
 * ``declared`` sums the top-level suites' ``tests``/``failures``/``errors``/
   ``skipped`` (+ ``disabled``); when none declares, the root's are used.
 
-The loop works on end events of ``testcase`` and ``testsuite`` only and keeps
-per-case work to attribute reads: suite facts are worked out once per suite.
+Speed: the parser stops only at the end of each ``testcase``, reads its
+attributes and builds the case; everything else is done once per suite. A
+suite is looked at when its testcases start (name, file, depth) and when it is
+over, which shows when a later testcase sits outside it or the document ends
+("retiring": its time span and totals are noted, its subtree is checked
+against the depth limit, and it is removed from the tree).
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from lxml import etree
 from evidencehub.results.parsers import safexml, values
 from evidencehub.results.parsers.base import Attempt, DeclaredTotals, ParsedCase, ResultFileError
 from evidencehub.results.parsers.context import ParseContext
-from evidencehub.results.parsers.safexml import Root, local_name
+from evidencehub.results.parsers.safexml import Root, line_of, local_name
 from evidencehub.results.status import Status
 
 FORMAT = "junit"
@@ -52,52 +57,53 @@ _RETRY_TAGS = {
 # status= values (tst, googletest, Bazel, …) that mean the test did not run.
 _NOT_RUN_STATUSES = frozenset({"disabled", "notrun", "skipped", "skip", "ignored", "pending"})
 _NOT_RUN_RESULTS = frozenset({"skipped", "suppressed"})
-_FAILED_STATUSES = {"failed": Status.FAILED, "failure": Status.FAILED, "error": Status.ERROR, "errored": Status.ERROR}
+_FAILED_STATUSES = {
+    "failed": Status.FAILED,
+    "failure": Status.FAILED,
+    "error": Status.ERROR,
+    "errored": Status.ERROR,
+}
 _DECLARED_SKIPS = ("skipped", "skips", "skip", "disabled")
 
 
-def parse(ctx: ParseContext, root: Root) -> Iterator[ParsedCase]:
+# The per-testcase work is kept in this one loop on purpose: a call per case costs measurably.
+def parse(ctx: ParseContext, root: Root) -> Iterator[ParsedCase]:  # noqa: PLR0912, PLR0915
     """Yield every testcase of a JUnit document, in document order."""
     ctx.parsed.format = FORMAT
     prefix = f"{{{root.namespace}}}" if root.namespace else ""
     case_tag = prefix + "testcase"
-    suite_tag = prefix + "testsuite"
+    suites = _Suites(ctx, prefix + "testsuite", case_tag)
     limits = ctx.limits
     max_field = limits.max_field_chars
     source = ctx.name
-    declared = _Declared()
 
     # Facts about the element holding the current testcases, worked out once per holder.
     holder: etree._Element | None = None
     suite_name: str | None = None
     suite_file: str | None = None
     case_depth = 0
-    # Handled testcases are removed from the tree in batches: the one just ended is always its
-    # holder's last child, so everything before it can go at once (fewer calls than one by one).
     batch = _BATCH
     handled = 0
 
     stream = ctx.open()
-    with stream, safexml.syntax_errors(source, limits):
-        events = safexml.iterparse(stream, limits=limits, tag=(case_tag, suite_tag))
+    with stream, safexml.syntax_errors(source):
+        events = safexml.iterparse(stream, limits=limits, tag=case_tag)
         for _event, elem in events:
-            if elem.tag != case_tag:
-                _finish_suite(ctx, elem, suite_tag, declared)
-                continue
             parent = elem.getparent()
             if parent is not holder:
                 holder = parent
                 suite_name, suite_file, case_depth, removable = _holder_facts(ctx, parent)
+                if removable:
+                    suites.retire_before(elem, case_depth)
                 # A testcase inside a testcase (or a lone root testcase) leaves its holder alone.
                 batch = _BATCH if removable else sys.maxsize
-                handled = 0  # whatever the holder already holds is checked by the first batch
+                handled = 0
 
             name = elem.get("name")
             classname = elem.get("classname")
             time = elem.get("time")
             # Most generators write just these three attributes: only look for others when there are more.
-            count = len(elem.attrib)
-            extras = count > 3 or count > (name is not None) + (classname is not None) + (time is not None)
+            extras = len(elem.attrib) != 3 or name is None or classname is None or time is None
             if classname is None and extras:
                 classname = elem.get("class")  # Codeception writes class= instead
             if not name:
@@ -106,51 +112,50 @@ def parse(ctx: ParseContext, root: Root) -> Iterator[ParsedCase]:
                     continue
                 name = classname
             if len(name) > max_field:
-                raise ctx.too_long("testcase name", elem.sourceline, len(name))
+                raise ctx.too_long("testcase name", line_of(elem), len(name))
             if not classname:
                 classname = suite_name
             elif len(classname) > max_field:
-                raise ctx.too_long("testcase classname", elem.sourceline, len(classname))
+                raise ctx.too_long("testcase classname", line_of(elem), len(classname))
 
             duration = None
             if time is not None:
                 try:
                     seconds = float(time)
                 except ValueError:
-                    duration = _odd_duration(ctx, time)
-                else:
-                    # The common case inline; negative, huge (nanoseconds) or NaN values go the long way.
-                    if 0.0 <= seconds < 1e6:
-                        duration = seconds * 1000.0
-                    else:
-                        duration = _odd_duration(ctx, time)
+                    seconds = -1.0
+                # The common case inline; comma decimals, nanoseconds and junk go the long way.
+                duration = seconds * 1000.0 if 0.0 <= seconds < 1e6 else _odd_duration(ctx, time)
 
             case = ParsedCase(name, classname, None, suite_name, suite_file, None, _PASSED, duration)
-            status = _read_extra_attributes(elem, case) if extras else None
+            status = _read_extra_attributes(ctx, elem, case) if extras else None
             if len(elem):
                 _read_children(ctx, elem, case, case_depth)
-                elem.clear(keep_tail=False)  # checked and read: nothing in it is needed any more
+                elem.clear()  # checked and read: nothing in it is needed any more
             if status is not None:
-                _apply_status_attribute(case, status, elem.get("result"))
+                _apply_status_attribute(case, *status)  # after the children: it can overrule them
 
             handled += 1
             if handled >= batch:
                 assert parent is not None
-                if len(parent) > handled:
-                    # Something other than handled testcases sits in between: check it before it goes.
-                    for sibling in parent:
-                        if len(sibling):
-                            safexml.check_depth(sibling, case_depth, limits, source)
-                del parent[:-1]
+                # libxml2 reads ahead, so later siblings may exist already: only those before go.
+                position = parent.index(elem)
+                if position >= handled:
+                    # Something other than handled testcases sits in between: retire it properly.
+                    suites.retire_before(elem, case_depth, only_siblings=True)
+                else:
+                    del parent[:position]
                 handled = 1
             yield case
 
-        _finish_root(ctx, events.root, suite_tag, declared)
-    ctx.parsed.declared = declared.totals
+        suites.retire_document(events.root)
+    ctx.parsed.declared = suites.declared.totals
 
 
-def _holder_facts(ctx: ParseContext, holder: etree._Element | None) -> tuple[str | None, str | None, int, bool]:
-    """Suite name, suite file, the depth of its testcases, and whether handled testcases may be removed from it."""
+def _holder_facts(
+    ctx: ParseContext, holder: etree._Element | None
+) -> tuple[str | None, str | None, int, bool]:
+    """Suite name, suite file, depth of its testcases, and whether handled testcases may leave it."""
     if holder is None:
         return None, None, 1, False
     depth = 2 + sum(1 for _ in holder.iterancestors())
@@ -158,7 +163,7 @@ def _holder_facts(ctx: ParseContext, holder: etree._Element | None) -> tuple[str
         raise _too_deep(ctx, holder)
     name = holder.get("name") or None
     if name is not None and len(name) > ctx.limits.max_field_chars:
-        raise ctx.too_long("testsuite name", holder.sourceline, len(name))
+        raise ctx.too_long("testsuite name", line_of(holder), len(name))
     return name, holder.get("file") or None, depth, local_name(holder) != "testcase"
 
 
@@ -166,7 +171,7 @@ def _too_deep(ctx: ParseContext, element: etree._Element) -> ResultFileError:
     return ctx.error(
         f"elements are nested deeper than the limit of {ctx.limits.max_depth} levels "
         "(raise ingest.max_depth to accept it)",
-        line=element.sourceline,
+        line=line_of(element),
     )
 
 
@@ -177,11 +182,13 @@ def _odd_duration(ctx: ParseContext, text: str) -> float | None:
     return duration
 
 
-def _read_extra_attributes(elem: etree._Element, case: ParsedCase) -> str | None:
-    """Read ``file``/``line`` (pytest, PHPUnit) and ``timestamp`` (nextest); return ``status`` (tst, googletest)."""
+def _read_extra_attributes(
+    ctx: ParseContext, elem: etree._Element, case: ParsedCase
+) -> tuple[str, str | None] | None:
+    """Read ``file``/``line`` (pytest, PHPUnit), ``timestamp`` (nextest); return ``status``, ``result``."""
     file = elem.get("file")
     if file:
-        case.file = file
+        case.file = ctx.field(file, "testcase file", line_of(elem))
     line = elem.get("line")
     if line is not None:
         try:
@@ -191,30 +198,32 @@ def _read_extra_attributes(elem: etree._Element, case: ParsedCase) -> str | None
     started = elem.get("timestamp")
     if started is not None:
         case.started_at = values.timestamp(started)
-    return elem.get("status")
+    status = elem.get("status")
+    return None if status is None else (status, elem.get("result"))
 
 
 def _read_children(ctx: ParseContext, elem: etree._Element, case: ParsedCase, depth: int) -> None:
     """Results, outputs, properties and reruns inside one testcase."""
     limits = ctx.limits
+    max_field = limits.max_field_chars
+    children_too_deep = depth + 1 > limits.max_depth
     retries: list[Attempt] = []
     for child in elem:
-        tag = local_name(child)
-        if not tag:
-            continue
-        if len(child):
-            safexml.check_depth(child, depth + 1, limits, ctx.name)
-        elif depth + 1 > limits.max_depth:
+        raw_tag: object = child.tag
+        if not isinstance(raw_tag, str):
+            continue  # an entity reference: left as it is, never expanded
+        tag = raw_tag.rpartition("}")[2] if raw_tag[0] == "{" else raw_tag
+        if children_too_deep or len(child):
             safexml.check_depth(child, depth + 1, limits, ctx.name)
         status = _RESULT_TAGS.get(tag)
         if status is not None:
-            line = child.sourceline
-            case.add_result(
-                status,
-                failure_type=ctx.field(child.get("type"), f"{tag} type", line),
-                message=ctx.field(child.get("message"), f"{tag} message", line),
-                trace=ctx.field(safexml.text(child), f"{tag} text", line),
-            )
+            failure_type = child.get("type")
+            message = child.get("message")
+            trace = safexml.text(child)
+            for value, what in ((failure_type, "type"), (message, "message"), (trace, "text")):
+                if value is not None and len(value) > max_field:
+                    raise ctx.too_long(f"{tag} {what}", line_of(child), len(value))
+            case.add_result(status, failure_type=failure_type, message=message, trace=trace)
         elif tag == "system-out":
             case.stdout = _join_output(ctx, case.stdout, safexml.text(child))
         elif tag == "system-err":
@@ -235,7 +244,9 @@ def _join_output(ctx: ParseContext, earlier: str | None, more: str | None) -> st
     return ctx.output(earlier + "\n" + more)
 
 
-def _properties(ctx: ParseContext, element: etree._Element, known: dict[str, str] | None) -> dict[str, str] | None:
+def _properties(
+    ctx: ParseContext, element: etree._Element, known: dict[str, str] | None
+) -> dict[str, str] | None:
     """Case-level ``<property name= value=>`` (or text) pairs; a repeated name keeps every value."""
     properties = dict(known) if known else {}
     for prop in element:
@@ -247,7 +258,7 @@ def _properties(ctx: ParseContext, element: etree._Element, known: dict[str, str
         value = prop.get("value")
         if value is None:
             value = safexml.text(prop) or ""
-        ctx.field(value, f"property {name[:80]!r}", prop.sourceline)
+        ctx.field(value, f"property {name[:80]!r}", line_of(prop))
         properties[name] = f"{properties[name]}, {value}" if name in properties else value
     return properties or None
 
@@ -255,11 +266,8 @@ def _properties(ctx: ParseContext, element: etree._Element, known: dict[str, str
 def _retry(ctx: ParseContext, element: etree._Element, tag: str) -> Attempt:
     """A Surefire ``flaky*``/``rerun*`` element: its trace is in ``<stackTrace>`` (or its own text)."""
     status, kind = _RETRY_TAGS[tag]
-    line = element.sourceline
-    trace = None
-    for child in element:
-        if local_name(child) == "stackTrace":
-            trace = safexml.text(child)
+    line = line_of(element)
+    trace = safexml.child_text(element, "stackTrace")
     if trace is None:
         trace = safexml.text(element)
         trace = trace if trace and not trace.isspace() else None
@@ -298,44 +306,87 @@ def _apply_status_attribute(case: ParsedCase, status: str, result: str | None) -
 
 
 class _Declared:
-    """Running sum of the totals the top-level suites declare."""
+    """Running sum of the totals the top-level suites declare (None until one declares any)."""
 
-    __slots__ = ("seen", "totals")
+    __slots__ = ("totals",)
 
     def __init__(self) -> None:
         self.totals: DeclaredTotals | None = None
-        self.seen = False
 
-    def add(self, element: etree._Element) -> bool:
-        """Add one suite's declared totals; False when it declares none."""
+    def add(self, element: etree._Element) -> None:
+        """Add one suite's declared totals (if it declares any)."""
         tests = values.as_int(element.get("tests"))
         failures = values.as_int(element.get("failures"))
         errors = values.as_int(element.get("errors"))
         skips = [values.as_int(element.get(name)) for name in _DECLARED_SKIPS]
         if tests is None and failures is None and errors is None and all(skip is None for skip in skips):
-            return False
+            return
         if self.totals is None:
             self.totals = DeclaredTotals()
         self.totals.tests += tests or 0
         self.totals.failures += failures or 0
         self.totals.errors += errors or 0
         self.totals.skipped += sum(skip or 0 for skip in skips)
-        self.seen = True
-        return True
 
 
-def _finish_suite(ctx: ParseContext, suite: etree._Element, suite_tag: str, declared: _Declared) -> None:
-    """At a suite's end: note its time span, hostname and (if top-level) totals, then let it go."""
-    parent = suite.getparent()
-    depth = 1 + sum(1 for _ in suite.iterancestors())
-    if depth > ctx.limits.max_depth:
-        raise _too_deep(ctx, suite)
-    _note_time_span(ctx, suite)
-    if parent is None or (parent.getparent() is None and parent.tag != suite_tag):
-        declared.add(suite)
-    safexml.discard_children(suite, depth, ctx.limits, ctx.name)
-    if parent is not None and local_name(parent) != "testcase":
-        safexml.discard_before(suite, depth, ctx.limits, ctx.name)
+class _Suites:
+    """Notes the facts of suites that are over and removes them (and whatever else is done) from the tree."""
+
+    def __init__(self, ctx: ParseContext, suite_tag: str, case_tag: str) -> None:
+        self._ctx = ctx
+        self._suite_tag = suite_tag
+        self._case_tag = case_tag
+        self.declared = _Declared()
+
+    def retire_before(self, elem: etree._Element, depth: int, *, only_siblings: bool = False) -> None:
+        """Retire everything before ``elem`` (at ``depth``) and, unless told otherwise, before its ancestors.
+
+        All of it is complete: it precedes an element whose start has been read.
+        """
+        node: etree._Element | None = elem
+        while node is not None:
+            parent = node.getparent()
+            if parent is None:
+                return
+            first = parent[0]
+            while first is not node:
+                self._retire(first, depth)
+                del parent[0]
+                first = parent[0]
+            if only_siblings:
+                return
+            node, depth = parent, depth - 1
+
+    def retire_document(self, root: etree._Element | None) -> None:
+        """At the end: retire what is left, the root last (its totals count when no suite declared any)."""
+        if root is None:
+            return
+        if root.tag == self._suite_tag:
+            self._retire(root, 1)
+            root.clear()
+            return
+        for child in root:
+            self._retire(child, 2)
+        _note_time_span(self._ctx, root)
+        if self.declared.totals is None:
+            self.declared.add(root)
+        root.clear()
+
+    def _retire(self, element: etree._Element, depth: int) -> None:
+        tag = element.tag
+        if tag == self._case_tag:
+            if len(element):  # a testcase left out (no name): its content still has to pass the depth check
+                safexml.check_depth(element, depth, self._ctx.limits, self._ctx.name)
+            return
+        if depth > self._ctx.limits.max_depth or len(element):
+            safexml.check_depth(element, depth, self._ctx.limits, self._ctx.name)
+        if tag != self._suite_tag:
+            return
+        parent = element.getparent()
+        if parent is None or (parent.getparent() is None and parent.tag != self._suite_tag):
+            self.declared.add(element)
+        for suite in element.iter(self._suite_tag):
+            _note_time_span(self._ctx, suite)
 
 
 def _note_time_span(ctx: ParseContext, element: etree._Element) -> None:
@@ -345,13 +396,3 @@ def _note_time_span(ctx: ParseContext, element: etree._Element) -> None:
     started = values.timestamp(element.get("timestamp"))
     if started is not None:
         parsed.saw_time_span(started, values.plus_ms(started, values.duration_ms(element.get("time"))))
-
-
-def _finish_root(ctx: ParseContext, root: etree._Element | None, suite_tag: str, declared: _Declared) -> None:
-    """The ``<testsuites>`` root: its time span, its totals when no suite declared any, and a last check."""
-    if root is None or root.tag == suite_tag:
-        return
-    _note_time_span(ctx, root)
-    if not declared.seen:
-        declared.add(root)
-    safexml.discard_children(root, 1, ctx.limits, ctx.name)

@@ -22,7 +22,7 @@ from evidencehub.results.parsers import safexml, values
 from evidencehub.results.parsers.base import DeclaredTotals, ParsedCase
 from evidencehub.results.parsers.context import ParseContext
 from evidencehub.results.parsers.dotnet import split_full_name
-from evidencehub.results.parsers.safexml import Root, local_name
+from evidencehub.results.parsers.safexml import Root, line_of, local_name
 from evidencehub.results.status import Status
 
 ROOTS = ("test-run", "test-results", "test-suite")
@@ -72,7 +72,7 @@ def parse(ctx: ParseContext, root: Root) -> Iterator[ParsedCase]:
     holder = _Holder(None, None, None, None, 1)
 
     stream = ctx.open()
-    with stream, safexml.syntax_errors(ctx.name, ctx.limits):
+    with stream, safexml.syntax_errors(ctx.name):
         events = safexml.iterparse(stream, limits=ctx.limits, tag=(case_tag, suite_tag))
         for _event, elem in events:
             if elem.tag == suite_tag:
@@ -98,7 +98,9 @@ def _holder(ctx: ParseContext, holder: etree._Element | None, suite_tag: str) ->
     depth = 2 + sum(1 for _ in holder.iterancestors())
     if depth > ctx.limits.max_depth:
         raise ctx.error(f"elements are nested deeper than the limit of {ctx.limits.max_depth} levels")
-    assembly = next((node for node in suites if node.get("type") in _ASSEMBLY_TYPES), suites[-1] if suites else None)
+    assembly = next(
+        (node for node in suites if node.get("type") in _ASSEMBLY_TYPES), suites[-1] if suites else None
+    )
     module = values.base_name(assembly.get("name")) if assembly is not None else None
     suite = (suites[0].get("fullname") or suites[0].get("name")) if suites else None
     method = suites[0].get("name") if suites and suites[0].get("type") in _METHOD_TYPES else None
@@ -120,7 +122,7 @@ def _case(ctx: ParseContext, elem: etree._Element, holder: _Holder, *, nunit3: b
     if not full_name:
         ctx.warn("test-cases without a name were left out")
         return None
-    line = elem.sourceline
+    line = line_of(elem)
     ctx.field(full_name, "test-case name", line)
     classname, name = _names(full_name, holder, elem.get("classname") if nunit3 else None)
     if holder.method and not name.startswith(holder.method):
@@ -142,7 +144,9 @@ def _case(ctx: ParseContext, elem: etree._Element, holder: _Holder, *, nunit3: b
         detail = failure if status in (Status.FAILED, Status.ERROR) and failure is not None else reason
         case.add_result(
             status,
-            failure_type=ctx.field(elem.get("label"), "test-case label", line) if status is not Status.SKIPPED else None,
+            failure_type=ctx.field(elem.get("label"), "test-case label", line)
+            if status is not Status.SKIPPED
+            else None,
             message=ctx.field(safexml.child_text(detail, "message"), "message", line),
             trace=ctx.field(safexml.child_text(detail, "stack-trace"), "stack-trace", line),
         )
@@ -157,7 +161,11 @@ def _names(full_name: str, holder: _Holder, classname: str | None) -> tuple[str 
         if prefix and len(full_name) > len(prefix) + 1 and full_name.startswith(prefix + "."):
             return prefix, full_name[len(prefix) + 1 :]
     namespace = holder.namespace
-    if holder.fixture and namespace is not None and not full_name.startswith(namespace + "." if namespace else ""):
+    if (
+        holder.fixture
+        and namespace is not None
+        and not full_name.startswith(namespace + "." if namespace else "")
+    ):
         # A test named without its namespace (DUnit's NUnit output): it belongs to its fixture as named.
         return holder.fixture, full_name
     split_class, name = split_full_name(full_name)
@@ -191,13 +199,11 @@ def _properties(ctx: ParseContext, elem: etree._Element) -> dict[str, str] | Non
         if group_name not in ("properties", "categories"):
             continue
         for item in group:
-            if group_name == "categories":
-                key, value = "Category", item.get("name")
-            else:
-                key, value = item.get("name"), item.get("value")
+            key: str | None = "Category" if group_name == "categories" else item.get("name")
+            value = item.get("name") if group_name == "categories" else item.get("value")
             if not key or value is None:
                 continue
-            ctx.field(value, f"property {key[:80]!r}", item.sourceline)
+            ctx.field(value, f"property {key[:80]!r}", line_of(item))
             found[key] = f"{found[key]}, {value}" if key in found else value
     return found or None
 

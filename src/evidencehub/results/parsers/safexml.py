@@ -20,7 +20,7 @@ import re
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Protocol
 
 from lxml import etree
 
@@ -29,9 +29,16 @@ from evidencehub.results.parsers.base import ParseLimits, ResultFileError
 # libxml2's defaults without XML_PARSE_HUGE (XML_MAX_TEXT_LENGTH, xmlParserMaxDepth).
 LIBXML2_TEXT_LIMIT = 10_000_000
 LIBXML2_DEPTH_LIMIT = 256
+LIBXML2_HUGE_DEPTH_LIMIT = 2048
 
 _WHERE_SUFFIX = re.compile(r"(?:\s*,\s*line \d+, column \d+)+\s*$")
 _FILE_SUFFIX = re.compile(r"\s*\([^()]*, line \d+\)\s*$")
+
+
+class ByteStream(Protocol):
+    """What the parsers read from: anything with ``read(n) -> bytes``."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +57,7 @@ def needs_huge_tree(limits: ParseLimits) -> bool:
 
 
 def iterparse(
-    stream: BinaryIO,
+    stream: ByteStream,
     *,
     limits: ParseLimits,
     events: tuple[str, ...] = ("end",),
@@ -76,29 +83,33 @@ def iterparse(
 
 
 @contextmanager
-def syntax_errors(source: str, limits: ParseLimits) -> Iterator[None]:
+def syntax_errors(source: str) -> Iterator[None]:
     """Turn libxml2's complaints inside the block into ResultFileError naming file and line."""
     try:
         yield
-    except etree.XMLSyntaxError as exc:
-        raise _as_result_error(exc, source, limits) from None
+    except etree.ParseError as exc:  # XMLSyntaxError and its relatives
+        raise _as_result_error(exc, source) from None
 
 
-def _as_result_error(exc: etree.XMLSyntaxError, source: str, limits: ParseLimits) -> ResultFileError:
+def _as_result_error(exc: etree.ParseError, source: str) -> ResultFileError:
     raw = str(exc.msg or exc)
     message = _FILE_SUFFIX.sub("", _WHERE_SUFFIX.sub("", raw.replace("\n", " "))).strip()
-    last = exc.error_log.last_error if exc.error_log else None
-    if message.startswith("Unregistered error message") and last is not None and last.type_name:
+    last = getattr(exc.error_log, "last_error", None)  # not in lxml-stubs
+    type_name = getattr(last, "type_name", None)
+    if message.startswith("Unregistered error message") and isinstance(type_name, str):
         # libxml2 has no text for some errors (an unfinished CDATA section); its code name says it.
-        message = last.type_name.removeprefix("ERR_").replace("_", " ").lower()
+        message = type_name.removeprefix("ERR_").replace("_", " ").lower()
     line = exc.lineno or None
-    if "huge text node" in message or "Text node too long" in message or "too long" in message.lower():
+    if "huge text node" in message or "too long" in message:
         reason = (
             f"a text in the file is longer than libxml2's limit of {LIBXML2_TEXT_LIMIT:,} characters "
             f"(raise ingest.max_field_kb above {LIBXML2_TEXT_LIMIT // 1024:,} to accept it)"
         )
     elif "Excessive depth" in message:
-        reason = f"elements are nested deeper than the limit of {limits.max_depth} levels"
+        reason = (
+            f"elements are nested deeper than libxml2 allows ({LIBXML2_DEPTH_LIMIT} levels; "
+            f"{LIBXML2_HUGE_DEPTH_LIMIT} when ingest.max_depth is above {LIBXML2_DEPTH_LIMIT})"
+        )
     elif "amplification" in message or "entity reference loop" in message.lower():
         reason = f"entity expansion refused (a 'billion laughs' document?): {message}"
     elif message.startswith("Document is empty") or message.startswith("Start tag expected"):
@@ -108,9 +119,9 @@ def _as_result_error(exc: etree.XMLSyntaxError, source: str, limits: ParseLimits
     return ResultFileError(source, reason, line=line)
 
 
-def read_root(stream: BinaryIO, *, source: str, limits: ParseLimits) -> Root:
+def read_root(stream: ByteStream, *, source: str, limits: ParseLimits) -> Root:
     """The root element's name, namespace and attributes, reading no further than its start tag."""
-    with syntax_errors(source, limits):
+    with syntax_errors(source):
         for _event, element in iterparse(stream, limits=limits, events=("start",)):
             qname = etree.QName(element)
             return Root(qname.localname, qname.namespace, dict(element.attrib))
@@ -119,10 +130,16 @@ def read_root(stream: BinaryIO, *, source: str, limits: ParseLimits) -> Root:
 
 def local_name(element: etree._Element) -> str:
     """An element's tag without its namespace ("" for comments and entity references)."""
-    tag = element.tag
+    tag: object = element.tag  # a function, not a str, for entity references
     if not isinstance(tag, str):
         return ""
     return tag.rpartition("}")[2] if tag[:1] == "{" else tag
+
+
+def line_of(element: etree._Element) -> int | None:
+    """The line an element starts on (None when libxml2 does not know it)."""
+    line: object = element.sourceline  # untyped in lxml-stubs
+    return line if isinstance(line, int) and line > 0 else None
 
 
 def check_depth(element: etree._Element, depth: int, limits: ParseLimits, source: str) -> None:
@@ -134,8 +151,9 @@ def check_depth(element: etree._Element, depth: int, limits: ParseLimits, source
         if level > limit:
             raise ResultFileError(
                 source,
-                f"elements are nested deeper than the limit of {limit} levels (raise ingest.max_depth to accept it)",
-                line=node.sourceline,
+                f"elements are nested deeper than the limit of {limit} levels "
+                "(raise ingest.max_depth to accept it)",
+                line=line_of(node),
             )
         pending.extend((child, level + 1) for child in node if len(child) or level + 1 > limit)
 
@@ -145,12 +163,12 @@ def discard_before(element: etree._Element, depth: int, limits: ParseLimits, sou
     parent = element.getparent()
     if parent is None:
         return
-    previous = element.getprevious()
-    while previous is not None:
-        if len(previous):
-            check_depth(previous, depth, limits, source)
+    first = parent[0]
+    while first is not element:
+        if len(first):
+            check_depth(first, depth, limits, source)
         del parent[0]
-        previous = element.getprevious()
+        first = parent[0]
 
 
 def discard_children(element: etree._Element, depth: int, limits: ParseLimits, source: str) -> None:
@@ -158,7 +176,7 @@ def discard_children(element: etree._Element, depth: int, limits: ParseLimits, s
     for child in element:
         if len(child):
             check_depth(child, depth + 1, limits, source)
-    element.clear(keep_tail=False)
+    element.clear()
 
 
 def text(element: etree._Element) -> str | None:

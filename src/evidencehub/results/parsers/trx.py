@@ -25,7 +25,7 @@ from lxml import etree
 from evidencehub.results.parsers import safexml, values
 from evidencehub.results.parsers.base import DeclaredTotals, ParsedCase
 from evidencehub.results.parsers.context import ParseContext
-from evidencehub.results.parsers.safexml import Root
+from evidencehub.results.parsers.safexml import Root, line_of
 from evidencehub.results.status import Status
 
 ROOTS = ("TestRun",)
@@ -64,7 +64,7 @@ def parse(ctx: ParseContext, root: Root) -> Iterator[ParsedCase]:
     # Definitions and test entries are one element per test too: they are read past, and dropped.
     passed_over = (prefix + "UnitTest", prefix + "TestEntry")
     stream = ctx.open()
-    with stream, safexml.syntax_errors(ctx.name, ctx.limits):
+    with stream, safexml.syntax_errors(ctx.name):
         events = safexml.iterparse(stream, limits=ctx.limits, tag=(result_tag, *passed_over))
         for _event, elem in events:
             depth = 1 + sum(1 for _ in elem.iterancestors())
@@ -92,7 +92,7 @@ def _read_definitions(ctx: ParseContext, prefix: str) -> dict[str, _Definition]:
     passed_over = (prefix + "UnitTestResult", prefix + "TestEntry")
     definitions: dict[str, _Definition] = {}
     shared: dict[tuple[str | None, str | None], _Definition] = {}
-    with ctx.open(report_progress=False) as stream, safexml.syntax_errors(ctx.name, ctx.limits):
+    with ctx.open(report_progress=False) as stream, safexml.syntax_errors(ctx.name):
         tags = (unit_test, times, counters, *passed_over)
         for _event, elem in safexml.iterparse(stream, limits=ctx.limits, tag=tags):
             if elem.tag == unit_test:
@@ -107,7 +107,9 @@ def _read_definitions(ctx: ParseContext, prefix: str) -> dict[str, _Definition]:
                         definition = shared[key] = _Definition(*key)
                     definitions[sys.intern(test_id)] = definition
             elif elem.tag == times:
-                ctx.parsed.saw_time_span(values.timestamp(elem.get("start")), values.timestamp(elem.get("finish")))
+                ctx.parsed.saw_time_span(
+                    values.timestamp(elem.get("start")), values.timestamp(elem.get("finish"))
+                )
             elif elem.tag == counters:
                 ctx.parsed.declared = _declared(elem)
             depth = 1 + sum(1 for _ in elem.iterancestors())
@@ -128,7 +130,7 @@ def _case(ctx: ParseContext, elem: etree._Element, definitions: dict[str, _Defin
     if not test_name:
         ctx.warn("UnitTestResult elements without testName were left out")
         return None
-    line = elem.sourceline
+    line = line_of(elem)
     ctx.field(test_name, "testName", line)
     definition = definitions.get(elem.get("testId") or "")
     if definition is None:

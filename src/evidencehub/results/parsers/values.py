@@ -25,7 +25,7 @@ _NUNIT2_DATE_TIME_FORMATS = (
 
 
 def seconds(text: str | None) -> float | None:
-    """A duration in seconds from ``"1.5"``, ``"1,5"`` (comma decimals) or ``"1e-05"``; None when unreadable."""
+    """Seconds from ``"1.5"``, ``"1,5"`` (comma decimals) or ``"1e-05"``; None when unreadable."""
     if not text:
         return None
     try:

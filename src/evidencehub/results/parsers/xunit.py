@@ -16,7 +16,7 @@ from lxml import etree
 from evidencehub.results.parsers import safexml, values
 from evidencehub.results.parsers.base import DeclaredTotals, ParsedCase
 from evidencehub.results.parsers.context import ParseContext
-from evidencehub.results.parsers.safexml import Root, local_name
+from evidencehub.results.parsers.safexml import Root, line_of, local_name
 from evidencehub.results.status import Status
 
 ROOTS = ("assemblies", "assembly")
@@ -38,8 +38,10 @@ def parse(ctx: ParseContext, root: Root) -> Iterator[ParsedCase]:
     depth = 1
 
     stream = ctx.open()
-    with stream, safexml.syntax_errors(ctx.name, ctx.limits):
-        events = safexml.iterparse(stream, limits=ctx.limits, tag=(test_tag, assembly_tag, error_tag, *group_tags))
+    with stream, safexml.syntax_errors(ctx.name):
+        events = safexml.iterparse(
+            stream, limits=ctx.limits, tag=(test_tag, assembly_tag, error_tag, *group_tags)
+        )
         for _event, elem in events:
             if elem.tag == error_tag:
                 _note_assembly_error(ctx, elem)
@@ -66,7 +68,9 @@ def parse(ctx: ParseContext, root: Root) -> Iterator[ParsedCase]:
     ctx.parsed.declared = declared
 
 
-def _holder(ctx: ParseContext, holder: etree._Element | None, assembly_tag: str) -> tuple[str | None, str | None, int]:
+def _holder(
+    ctx: ParseContext, holder: etree._Element | None, assembly_tag: str
+) -> tuple[str | None, str | None, int]:
     """Assembly file name, collection (or class) name and test depth for the tests in ``holder``."""
     if holder is None:
         return None, None, 1
@@ -79,7 +83,9 @@ def _holder(ctx: ParseContext, holder: etree._Element | None, assembly_tag: str)
     return module, suite, depth
 
 
-def _case(ctx: ParseContext, elem: etree._Element, module: str | None, suite: str | None) -> ParsedCase | None:
+def _case(
+    ctx: ParseContext, elem: etree._Element, module: str | None, suite: str | None
+) -> ParsedCase | None:
     display = elem.get("name")
     classname = elem.get("type") or None
     if not display:
@@ -88,7 +94,7 @@ def _case(ctx: ParseContext, elem: etree._Element, module: str | None, suite: st
             ctx.warn("tests without a name were left out")
             return None
         display = method
-    line = elem.sourceline
+    line = line_of(elem)
     ctx.field(display, "test name", line)
     case = ParsedCase(
         values.strip_prefix(display, classname),
@@ -123,7 +129,7 @@ def _traits(ctx: ParseContext, elem: etree._Element) -> dict[str, str] | None:
         key, value = trait.get("name"), trait.get("value")
         if local_name(trait) != "trait" or not key or value is None:
             continue
-        ctx.field(value, f"trait {key[:80]!r}", trait.sourceline)
+        ctx.field(value, f"trait {key[:80]!r}", line_of(trait))
         found[key] = f"{found[key]}, {value}" if key in found else value
     return found or None
 
