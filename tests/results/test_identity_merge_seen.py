@@ -45,14 +45,21 @@ def _case(status: Status, message: str | None = None) -> ParsedCase:
     return ParsedCase(name="t", classname="c", status=status, message=message, duration_ms=1.0)
 
 
-def test_rerun_that_passes_makes_a_flaky_pass() -> None:
+def test_a_pass_never_hides_a_failed_report_but_marks_the_test_flaky() -> None:
     merged = merge_repeated(_case(Status.FAILED, "boom"), _case(Status.PASSED))
+    assert merged.status is Status.FAILED
+    assert merged.flaky is True
+    assert merged.message == "boom"
+    assert [(attempt.status, attempt.kind) for attempt in merged.attempts or []] == [(Status.PASSED, "flaky")]
+
+
+def test_explicit_flaky_pass_from_the_parser_stays_a_pass() -> None:
+    # Surefire's flakyFailure: the parser already produced a pass with flaky attempts.
+    rerun_passed = _case(Status.PASSED)
+    rerun_passed.flaky = True
+    merged = merge_repeated(rerun_passed, _case(Status.PASSED))
     assert merged.status is Status.PASSED
     assert merged.flaky is True
-    assert merged.message is None
-    assert [(attempt.status, attempt.kind, attempt.message) for attempt in merged.attempts or []] == [
-        (Status.FAILED, "flaky", "boom")
-    ]
 
 
 def test_reruns_that_all_fail_count_as_the_worst() -> None:
@@ -82,9 +89,8 @@ def test_merge_keeps_every_report(statuses: list[Status]) -> None:
     for case in cases[1:]:
         merged = merge_repeated(merged, case)
     assert len(merged.attempts or []) == len(statuses) - 1
-    if Status.PASSED in statuses:
-        assert merged.status is Status.PASSED
-        assert merged.flaky == any(status in (Status.FAILED, Status.ERROR) for status in statuses)
-    else:
-        order = ["passed", "skipped", "failed", "error"]
-        assert merged.status is max(statuses, key=order.index)
+    order = ["passed", "skipped", "failed", "error"]
+    assert merged.status is max(statuses, key=order.index)
+    assert merged.flaky == (
+        Status.PASSED in statuses and any(status in (Status.FAILED, Status.ERROR) for status in statuses)
+    )

@@ -1,21 +1,28 @@
 """Folding repeated results of one test within a run into one result.
 
-Two rules, both from the tools that write these files:
+Several results for one test count once, as the most severe
+(error > failure > skipped > passed), and the others are kept as attempts:
 
 * several result elements inside one testcase (``<failure>`` and ``<error>``,
-  …) count once as the most severe — see ParsedCase.add_result;
-* the same test reported again (a rerun: a repeated ``<testcase>``, or the same
-  test in another file of the run) passed if any run of it passed, and is then
-  flaky; otherwise it counts as the most severe. This is Surefire's rerun rule
-  (``flakyFailure`` = failed, then passed) and what rerun-aware report tools do.
+  …) — see ParsedCase.add_result;
+* the same test reported again: a repeated ``<testcase>`` in one file, or the
+  same test in another file of the run. When one report passed and another
+  failed, the test is also marked flaky.
 
-Every result that does not count is kept as an attempt.
+The severe result wins even over a later pass because a repeated name is not
+always a rerun: TestNG data providers, jest ``test.each`` and NUnit cases with
+equal argument text repeat one name for different invocations, and a failed
+invocation must never be hidden by a passing one. Tools that say explicitly
+that a rerun passed (Surefire's ``flakyFailure``/``flakyError``) are read by
+the parser as a pass with flaky attempts, so that case still counts as passed.
 """
 
 from __future__ import annotations
 
 from evidencehub.results.parsers.base import Attempt, ParsedCase
 from evidencehub.results.status import SEVERITY, Status
+
+_FAILING = (Status.FAILED, Status.ERROR)
 
 
 def _as_attempt(case: ParsedCase, kind: str) -> Attempt:
@@ -24,20 +31,16 @@ def _as_attempt(case: ParsedCase, kind: str) -> Attempt:
 
 def merge_repeated(first: ParsedCase, second: ParsedCase) -> ParsedCase:
     """The one result that counts for two reports of the same test; ``first`` is updated and returned."""
-    passed_once = Status.PASSED in (first.status, second.status)
-    failed_once = any(case.status in (Status.FAILED, Status.ERROR) for case in (first, second))
-    if passed_once:
-        keep, other = (first, second) if first.status is Status.PASSED else (second, first)
-    else:
-        keep, other = (
-            (first, second) if SEVERITY[first.status] >= SEVERITY[second.status] else (second, first)
-        )
-    kind = "flaky" if passed_once and other.status in (Status.FAILED, Status.ERROR) else "rerun"
-    attempts = [*(first.attempts or []), *(second.attempts or []), _as_attempt(other, kind)]
+    keep, other = (first, second) if SEVERITY[first.status] >= SEVERITY[second.status] else (second, first)
+    attempts = [*(first.attempts or []), *(second.attempts or [])]
+    # Earlier merges keep their passes among the attempts, so look at every report, not just these two.
+    seen = {first.status, second.status, *(attempt.status for attempt in attempts)}
+    mixed = Status.PASSED in seen and any(status in seen for status in _FAILING)
+    attempts.append(_as_attempt(other, "flaky" if mixed else "rerun"))
     if keep is not first:
         for name in ParsedCase.__slots__:
             if name not in ("attempts", "flaky"):
                 setattr(first, name, getattr(keep, name))
     first.attempts = attempts
-    first.flaky = first.flaky or second.flaky or (passed_once and failed_once)
+    first.flaky = first.flaky or second.flaky or bool(mixed)
     return first
