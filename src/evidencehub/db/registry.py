@@ -11,6 +11,7 @@ import importlib
 MODEL_MODULES = (
     "evidencehub.orgs.model",
     "evidencehub.results.model",
+    "evidencehub.publish.model",
 )
 
 

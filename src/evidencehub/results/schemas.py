@@ -70,3 +70,23 @@ class ResultOut(BaseModel):
     message: str | None
     flaky: bool
     attempts: int
+
+
+class ResultExport(BaseModel):
+    """Everything a publishing target needs about one stored result, in a stable order by ``id``."""
+
+    id: int
+    run_id: int
+    project: str
+    build: str
+    run_environment: str | None
+    run_started_at: dt.datetime | None
+    module: str | None
+    classname: str | None
+    name: str
+    status: str
+    duration_ms: float | None
+    started_at: dt.datetime | None
+    failure_type: str | None
+    message: str | None
+    trace: str | None

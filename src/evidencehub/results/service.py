@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 from evidencehub.errors import InputError, NotFoundError
 from evidencehub.orgs.model import Organization
 from evidencehub.results.model import Build, Project, Result, RunSource, Test, TestRun
-from evidencehub.results.schemas import ResultOut, RunSourceOut, RunSummary, RunTotals
+from evidencehub.results.schemas import ResultExport, ResultOut, RunSourceOut, RunSummary, RunTotals
 from evidencehub.results.status import Status
 
 
@@ -129,3 +129,75 @@ def run_results(
 
 def organization_id_for(session: Session, slug: str) -> int | None:
     return session.scalar(select(Organization.id).where(Organization.slug == slug))
+
+
+def result_ids(session: Session, run_ids: Sequence[int]) -> list[int]:
+    """Ids of every result of the runs, ascending: the stable order publishing slices are cut from."""
+    if not run_ids:
+        return []
+    return list(
+        session.scalars(select(Result.id).where(Result.run_id.in_(list(run_ids))).order_by(Result.id)).all()
+    )
+
+
+def export_results(
+    session: Session, run_ids: Sequence[int], *, first_id: int, last_id: int
+) -> list[ResultExport]:
+    """The results of the runs with ids in [first_id, last_id], in id order, with test and run context."""
+    rows = session.execute(
+        select(Result, Test, TestRun, Build, Project)
+        .join(Test, Test.id == Result.test_id)
+        .join(TestRun, TestRun.id == Result.run_id)
+        .join(Build, Build.id == TestRun.build_id)
+        .join(Project, Project.id == Build.project_id)
+        .where(Result.run_id.in_(list(run_ids)), Result.id >= first_id, Result.id <= last_id)
+        .order_by(Result.id)
+    ).all()
+    return [
+        ResultExport(
+            id=result.id,
+            run_id=run.id,
+            project=project.key,
+            build=build.name,
+            run_environment=run.environment,
+            run_started_at=run.started_at,
+            module=test.module,
+            classname=test.classname,
+            name=test.name,
+            status=result.status,
+            duration_ms=result.duration_ms,
+            started_at=result.started_at,
+            failure_type=result.failure_type,
+            message=result.message,
+            trace=result.trace,
+        )
+        for result, test, run, build, project in rows
+    ]
+
+
+def runs_of_build(
+    session: Session, *, project: str, build: str, organization_id: int | None = None
+) -> list[int]:
+    """Ids of the runs of a build, oldest first; NotFoundError naming what is missing."""
+    query = (
+        _runs_query(organization_id).where(Project.key == project, Build.name == build).order_by(TestRun.id)
+    )
+    ids = [run.id for run, _build, _project in session.execute(query).all()]
+    if not ids:
+        raise NotFoundError(
+            f"build '{build}' of project '{project}' has no runs",
+            details={"project": project, "build": build},
+        )
+    return ids
+
+
+def project_ids_of_runs(session: Session, run_ids: Sequence[int]) -> list[int]:
+    """The distinct project ids the runs belong to."""
+    query = (
+        select(Build.project_id)
+        .join(TestRun, TestRun.build_id == Build.id)
+        .where(TestRun.id.in_(list(run_ids)))
+        .distinct()
+        .order_by(Build.project_id)
+    )
+    return list(session.scalars(query).all())
