@@ -1,7 +1,8 @@
 """Entry point: global options, command registration, and errors → exit codes.
 
 Exit codes: 0 ok, 1 unexpected, 2 bad input (and usage errors), 3 configuration
-error, 4 not found, 5 conflict, 6 remote error, 7 unavailable — see errors.py.
+error, 4 not found, 5 conflict, 6 remote error (and a publish job that failed),
+7 unavailable — see errors.py; 130 a job stopped by Ctrl-C (resumable).
 """
 
 from __future__ import annotations
@@ -13,7 +14,16 @@ from typing import Annotated
 import typer
 
 from evidencehub import __version__
-from evidencehub.cli import config_cmd, demo_cmd, ingest_cmd, init_cmd, runs_cmd
+from evidencehub.cli import (
+    config_cmd,
+    demo_cmd,
+    emulate_cmd,
+    ingest_cmd,
+    init_cmd,
+    octane_cmd,
+    publish_cmd,
+    runs_cmd,
+)
 from evidencehub.cli.context import CliContext
 from evidencehub.cli.output import print_error
 from evidencehub.errors import EvidenceHubError
@@ -63,6 +73,9 @@ ingest_cmd.register(app)
 demo_cmd.register(app)
 app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(publish_cmd.app, name="publish")
+app.add_typer(octane_cmd.app, name="octane")
+app.add_typer(emulate_cmd.app, name="emulate")
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -21,6 +21,9 @@ from lxml import etree
 from evidencehub.emulators.octane.config import EmulatorConfig, FaultConfig
 from evidencehub.emulators.octane.ingestion import DEFAULT_RELEASE_NAME, Indexes, Processor
 from evidencehub.emulators.octane.store import EntityStore, iso_now
+from evidencehub.ops.logging import get_logger
+
+log = get_logger(__name__)
 
 TERMINAL = frozenset({"success", "warning", "failed"})
 
@@ -231,7 +234,12 @@ class EmulatorState:
                 task.status = "running"
             began = time.monotonic()
             with self.lock:
-                self._process(task)
+                try:
+                    self._process(task)
+                except Exception as exc:  # a bug here must fail one task, never stop all processing
+                    log.exception("emulator failed to process a task", task=task.id)
+                    task.result = "failed"
+                    task.error_details = f"internal error: {exc!r}"
             remaining = 1.0 / rate - (time.monotonic() - began)
             if remaining > 0:
                 self._stop.wait(remaining)
