@@ -131,6 +131,19 @@ class OctaneSettings(Section):
     max_error_kb: int = Field(64, ge=1, description="Stack trace kept per failed run in the upload.")
 
 
+
+
+class AuditSettings(Section):
+    rubric: Path | None = Field(
+        None, description="Completeness rubric YAML; default: the built-in Xray rubric."
+    )
+    jira_field_names: dict[str, str] = Field(
+        default_factory=dict,
+        description="Jira field ids → names (customfield_10200: Test Type) for exports without expand=names.",
+    )
+    max_file_mb: int = Field(64, ge=1, description="Largest test-case source file read by the audit.")
+
+
 class LogSettings(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["console", "json"] = "console"
@@ -159,6 +172,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     octane: OctaneSettings = Field(default_factory=OctaneSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
 
     @property
     def sqlite_path(self) -> Path:

@@ -43,7 +43,9 @@ def cases(count: int, *, prefix: str = "com.acme", classes: int = 10, failing_ev
                 name=f"test_{index:06d}",
                 status="failed" if failing else "passed",
                 message="expected 1 but was 2" if failing else None,
-                trace="AssertionError: expected 1 but was 2\n\tat Suite.test(Suite.java:10)" if failing else None,
+                trace="AssertionError: expected 1 but was 2\n\tat Suite.test(Suite.java:10)"
+                if failing
+                else None,
                 failure_type="java.lang.AssertionError" if failing else None,
             )
         )

@@ -15,6 +15,7 @@ import typer
 
 from evidencehub import __version__
 from evidencehub.cli import (
+    audit_cmd,
     config_cmd,
     demo_cmd,
     emulate_cmd,
@@ -71,6 +72,7 @@ def main_options(
 init_cmd.register(app)
 ingest_cmd.register(app)
 demo_cmd.register(app)
+audit_cmd.register(app)
 app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(publish_cmd.app, name="publish")

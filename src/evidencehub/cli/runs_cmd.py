@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -54,11 +55,22 @@ def render_summary(run: RunSummary) -> Panel:
     )
     parts: list[object] = [counts]
     if run.sources:
+        # Paths relative to what the files share, so a long CI workspace prefix doesn't hide the names.
+        paths = [source.path for source in run.sources]
+        common = os.path.commonpath([os.path.dirname(path) for path in paths]) if len(paths) > 1 else ""
         parts.append(
             table(
-                None,
+                f"files under {common}" if common else None,
                 ["file", "format", "cases", "sha256"],
-                [[source.path, source.format, source.cases, source.sha256[:12]] for source in run.sources],
+                [
+                    [
+                        os.path.relpath(source.path, common) if common else source.path,
+                        source.format,
+                        source.cases,
+                        source.sha256[:12],
+                    ]
+                    for source in run.sources
+                ],
             )
         )
     release = f" · release {run.release}" if run.release else ""

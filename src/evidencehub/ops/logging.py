@@ -81,7 +81,7 @@ def configure_logging(settings: LogSettings, *, stream: Any = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "alembic.runtime.migration", "huey"):
+    for noisy in ("httpx", "httpcore", "alembic", "huey"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import queue
+import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -86,6 +88,58 @@ def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value)
 
 
+class BackgroundWriter:
+    """Writes batches on a thread of its own while the caller parses the next ones.
+
+    sqlite3 and psycopg release the GIL while the database does its work, so
+    parsing and writing overlap. At most ``depth`` batches wait, which bounds
+    memory. The caller must not use the connection itself until ``drain()``.
+    """
+
+    def __init__(self, writer: BulkWriter, *, depth: int = 2) -> None:
+        self._writer = writer
+        self._batches: queue.Queue[tuple[Sequence[TestRow], Sequence[ResultRow]] | None] = queue.Queue(
+            maxsize=depth
+        )
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._batches.get()
+            try:
+                if item is None:  # close() asks the thread to stop
+                    return
+                if self._failure is None:
+                    tests, results = item
+                    self._writer.write_tests(tests)
+                    self._writer.write_results(results)
+            except BaseException as failure:  # handed to the caller, which re-raises it
+                self._failure = failure
+            finally:
+                self._batches.task_done()
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+    def submit(self, tests: Sequence[TestRow], results: Sequence[ResultRow]) -> None:
+        self._raise_failure()
+        self._batches.put((tests, results))
+
+    def drain(self) -> None:
+        """Wait until every submitted batch is written; re-raise a write failure."""
+        self._batches.join()
+        self._raise_failure()
+
+    def close(self) -> None:
+        """Stop the thread (after the batches already queued)."""
+        if self._thread.is_alive():
+            self._batches.put(None)
+            self._thread.join()
+
+
 class SqliteBulkWriter:
     # Column lists are this module's constants, never input: nothing to inject.
     _TESTS_SQL = (
@@ -99,9 +153,17 @@ class SqliteBulkWriter:
 
     def __init__(self, session: Session) -> None:
         self._connection = _driver_connection(session)
+        self._stamps: dict[dt.datetime, str | None] = {}
+
+    def _stamp(self, value: dt.datetime) -> str | None:
+        # Every test of one ingestion shares its first_seen_at: format it once.
+        stamp = self._stamps.get(value)
+        if stamp is None:
+            stamp = self._stamps[value] = _sqlite_time(value)
+        return stamp
 
     def write_tests(self, rows: Sequence[TestRow]) -> None:
-        converted = [(*row[:7], _sqlite_time(row[7])) for row in rows]
+        converted = [(*row[:7], self._stamp(row[7])) for row in rows]
         self._connection.executemany(self._TESTS_SQL, converted)
 
     def write_results(self, rows: Sequence[ResultRow]) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from evidencehub.errors import InputError, NotFoundError
@@ -129,6 +131,101 @@ def run_results(
 
 def organization_id_for(session: Session, slug: str) -> int | None:
     return session.scalar(select(Organization.id).where(Organization.slug == slug))
+
+
+@dataclass(frozen=True)
+class TestMatch:
+    """Ways to find a test's results, tried in order: an Xray key, then classname and name.
+
+    ``xray_key`` matches the ``test_key``/``test_id`` result properties that
+    Xray's JUnit extensions and pytest-jira-xray write. ``classname`` may be a
+    suffix of the stored one (reports made from another root directory);
+    ``name`` also matches its parametrized variants (``name[...]``).
+    """
+
+    __test__ = False
+
+    xray_key: str | None = None
+    classname: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class LatestResult:
+    """The result of a test in the newest run that has one."""
+
+    status: str
+    run_id: int
+    project: str
+    build: str
+    release: str | None
+    environment: str | None
+    executed_at: dt.datetime | None
+    test_key: str
+    classname: str | None
+    name: str
+    message: str | None
+    matched_by: str
+
+
+def latest_result(
+    session: Session, match: TestMatch, *, organization_id: int | None = None, project: str | None = None
+) -> LatestResult | None:
+    """The newest ingested result of the test ``match`` describes, or None when it never ran."""
+    base = (
+        select(Result, Test, TestRun, Build, Project)
+        .join(Test, Test.id == Result.test_id)
+        .join(TestRun, TestRun.id == Result.run_id)
+        .join(Build, Build.id == TestRun.build_id)
+        .join(Project, Project.id == Build.project_id)
+        .order_by(TestRun.id.desc(), Result.id.desc())
+        .limit(1)
+    )
+    if organization_id is not None:
+        base = base.where(Project.organization_id == organization_id)
+    if project is not None:
+        base = base.where(Project.key == project)
+    attempts: list[tuple[str, Any]] = []
+    if match.xray_key:
+        attempts.append(
+            (
+                "xray key property",
+                or_(
+                    Result.properties["test_key"].as_string() == match.xray_key,
+                    Result.properties["test_id"].as_string() == match.xray_key,
+                ),
+            )
+        )
+    if match.name:
+        by_name = or_(Test.name == match.name, Test.name.startswith(f"{match.name}[", autoescape=True))
+        if match.classname:
+            by_class = or_(
+                Test.classname == match.classname,
+                Test.classname.endswith(f".{match.classname}", autoescape=True),
+            )
+            attempts.append(("classname and name", and_(by_name, by_class)))
+        else:
+            attempts.append(("name", by_name))
+    for matched_by, condition in attempts:
+        row = session.execute(base.where(condition)).one_or_none()
+        if row is None:
+            continue
+        result, test, run, build, found_project = row
+        return LatestResult(
+            status=result.status,
+            run_id=run.id,
+            project=found_project.key,
+            build=build.name,
+            release=build.release,
+            environment=run.environment,
+            executed_at=result.started_at or run.finished_at or run.started_at or run.created_at,
+            test_key=test.key,
+            classname=test.classname,
+            name=test.name,
+            message=result.message,
+            matched_by=matched_by,
+        )
+    return None
 
 
 def result_ids(session: Session, run_ids: Sequence[int]) -> list[int]:

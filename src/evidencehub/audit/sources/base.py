@@ -1,0 +1,45 @@
+"""What a test-case source module provides, and the options every source receives."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from evidencehub.audit.schemas import TestCaseDocument
+from evidencehub.errors import InputError
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """Options of a read: Jira field ids → names (when the export lacks ``names``), limits, repo root."""
+
+    jira_field_names: Mapping[str, str] = field(default_factory=dict)
+    max_bytes: int = 64 * 1024 * 1024
+    repo: Path | None = None
+
+
+@dataclass(frozen=True)
+class SourceFormat:
+    name: str
+    description: str
+    detect: Callable[[Path, bytes], bool]
+    read: Callable[[Path, ReadOptions], list[TestCaseDocument]]
+    suffixes: tuple[str, ...] = ()
+
+    def wants_in_directory(self, path: Path) -> bool:
+        """Whether a file found while searching a directory is worth detecting."""
+        return path.suffix.lower() in self.suffixes
+
+
+def read_text(path: Path) -> str:
+    """A source file's text (UTF-8, a BOM allowed); a clear error otherwise."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path}: not UTF-8 text (byte {exc.start}): save the export as UTF-8",
+            details={"file": str(path)},
+        ) from exc
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}", details={"file": str(path)}) from exc
