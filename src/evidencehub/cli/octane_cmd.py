@@ -112,7 +112,7 @@ def check(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Runbook checklist: credentials, sign-in, workspace, TLS, XSD, queue, root modules (exit 1 on failure)."""
+    """Runbook checklist: credentials, sign-in, workspace, TLS, XSD, queue, root modules (1 on failure)."""
     from evidencehub.publish.targets.octane.check import run_checks
 
     context = cli_context(ctx)
