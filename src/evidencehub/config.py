@@ -131,8 +131,6 @@ class OctaneSettings(Section):
     max_error_kb: int = Field(64, ge=1, description="Stack trace kept per failed run in the upload.")
 
 
-
-
 class AuditSettings(Section):
     rubric: Path | None = Field(
         None, description="Completeness rubric YAML; default: the built-in Xray rubric."

@@ -119,23 +119,36 @@ def call_with_retries(
     """
     attempts = _Attempts()
     planned: dict[int, float] = {}
+    give_up: dict[int, str] = {}
 
-    def wait(state: RetryCallState) -> float:
-        return planned.get(state.attempt_number, 0.0)
-
-    def stop(state: RetryCallState) -> bool:
+    def plan(state: RetryCallState) -> float:
+        """The wait after this attempt, decided once (tenacity asks wait and stop, in either order)."""
+        number = state.attempt_number
+        if number in planned:
+            return planned[number]
         error = state.outcome.exception() if state.outcome is not None else None
         if not isinstance(error, QueueFullError):
             attempts.bounded += 1
             if attempts.bounded >= policy.max_attempts:
-                _note_give_up(error, f"gave up after {attempts.bounded} attempts")
-                return True
+                give_up[number] = f"gave up after {attempts.bounded} attempts"
         seconds = retry_wait(policy, error, attempts.bounded or 1)
-        if policy.deadline is not None and time.monotonic() + seconds > policy.deadline:
-            _note_give_up(error, "the job's deadline would pass before the next try")
-            return True
-        planned[state.attempt_number] = seconds
-        return False
+        if (
+            number not in give_up
+            and policy.deadline is not None
+            and time.monotonic() + seconds > policy.deadline
+        ):
+            give_up[number] = "the job's deadline would pass before the next try"
+        if number in give_up:
+            _note_give_up(error, give_up[number])
+        planned[number] = seconds
+        return seconds
+
+    def wait(state: RetryCallState) -> float:
+        return plan(state)
+
+    def stop(state: RetryCallState) -> bool:
+        plan(state)
+        return state.attempt_number in give_up
 
     def before_sleep(state: RetryCallState) -> None:
         if on_retry is None:

@@ -294,7 +294,13 @@ class PublishEngine:
             self._set(item, TaskStatus.FAILED, error=str(exc))
             return
         except Exception as exc:
-            log.exception("unexpected error while sending a slice", job=self.job_id, slice=item.slice_no)
+            # Not log.exception: a traceback with local variables could carry payloads or secrets.
+            log.error(
+                "unexpected error while sending a slice",
+                job=self.job_id,
+                slice=item.slice_no,
+                error=repr(exc),
+            )
             self._set(item, TaskStatus.PENDING, error=f"unexpected error: {exc!r}")
             self._fatal = self._fatal or exc
             return

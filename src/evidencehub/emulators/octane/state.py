@@ -26,6 +26,31 @@ from evidencehub.ops.logging import get_logger
 log = get_logger(__name__)
 
 TERMINAL = frozenset({"success", "warning", "failed"})
+# Always present in snapshots (0 until something happens), so callers can rely on the keys.
+COUNTER_NAMES = (
+    "api_requests",
+    "unauthorized",
+    "sign_ins",
+    "sign_in_failures",
+    "sessions_expired_by_count",
+    "posts_total",
+    "posts_accepted",
+    "posts_duplicate_payload",
+    "posts_rejected_queue_full",
+    "posts_rejected_invalid",
+    "posts_rejected_other",
+    "max_queued",
+    "tasks_processed",
+    "tasks_lost",
+    "tasks_success",
+    "tasks_warning",
+    "tasks_failed",
+    "fault_500",
+    "fault_502",
+    "fault_503",
+    "fault_429",
+    "fault_drop",
+)
 
 
 @dataclass
@@ -110,6 +135,7 @@ class EmulatorState:
             self.queue.clear()
             self.hashes.clear()
             self.counters.clear()
+            self._task_ids = iter(range(1001, 10**12))
             self.random = random.Random(self.config.faults.seed)  # noqa: S311
             self.seed_workspace()
             self._wake.notify_all()
@@ -237,7 +263,7 @@ class EmulatorState:
                 try:
                     self._process(task)
                 except Exception as exc:  # a bug here must fail one task, never stop all processing
-                    log.exception("emulator failed to process a task", task=task.id)
+                    log.error("emulator failed to process a task", task=task.id, error=repr(exc))
                     task.result = "failed"
                     task.error_details = f"internal error: {exc!r}"
             remaining = 1.0 / rate - (time.monotonic() - began)
@@ -268,6 +294,7 @@ class EmulatorState:
             statuses = Counter(task.status for task in self.tasks.values())
             runs = self.store.kinds["runs"]
             return {
+                **dict.fromkeys(COUNTER_NAMES, 0),
                 **dict(self.counters),
                 "queued": len(self.queue),
                 "running": statuses.get("running", 0),

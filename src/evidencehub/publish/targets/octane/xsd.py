@@ -3,7 +3,7 @@
 The schema is the one official tools ship (alm-octane-test-result-conversion,
 ``resources/octaneResultSchema.xsd``); the server publishes its own copy at
 ``GET …/test-results/xsd``. lxml parsers and validators must not be shared
-between threads, so each thread gets its own.
+between threads, so each thread gets its own (compiled one thread at a time).
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ from lxml import etree
 
 SCHEMA_RESOURCE = "octaneResultSchema.xsd"
 _local = threading.local()
+# libxml2 initialises its schema types on the first compile and is not thread-safe doing so: two
+# threads compiling at once can fail ("xmlSchemaPValAttrNodeValue ... not supported") for good.
+_compile_lock = threading.Lock()
 
 
 def schema_bytes() -> bytes:
@@ -45,8 +48,9 @@ def schema() -> etree.XMLSchema:
     """This thread's compiled schema."""
     compiled: etree.XMLSchema | None = getattr(_local, "schema", None)
     if compiled is None:
-        document = etree.fromstring(schema_bytes(), safe_parser())
-        compiled = etree.XMLSchema(document)
+        with _compile_lock:
+            document = etree.fromstring(schema_bytes(), safe_parser())
+            compiled = etree.XMLSchema(document)
         _local.schema = compiled
     return compiled
 
