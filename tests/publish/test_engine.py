@@ -26,6 +26,9 @@ from tests.support.octane import CLIENT_ID, CLIENT_SECRET, assert_exactly
 from tests.support.runs import cases, store_run
 
 API = "/api/shared_spaces/1001/workspaces/1002"
+# Fault-handling tests exercise HTTP behaviour, not the database: they run on SQLite only. The database
+# paths they share (tracking, resume, crash recovery) run on both backends in the other tests.
+http_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 
 def names(count: int) -> set[str]:
@@ -71,6 +74,7 @@ def test_happy_path_every_slice_tracked_in_table_events_view_and_log(
     assert rows == [(1, "success"), (2, "success"), (3, "success"), (4, "success")]
 
 
+@http_only
 def test_the_in_flight_budget_keeps_queue_full_rare(
     database: Database,
     octane_settings: Settings,
@@ -88,6 +92,7 @@ def test_the_in_flight_budget_keeps_queue_full_rare(
     assert_exactly(octane_emulator, names(60))
 
 
+@http_only
 def test_a_queue_filled_by_someone_else_is_waited_out(
     database: Database, octane_settings: Settings, octane_emulator: RunningEmulator
 ) -> None:
@@ -118,6 +123,7 @@ def test_a_queue_filled_by_someone_else_is_waited_out(
     assert_exactly(octane_emulator, names(15) | {"foreign_a", "foreign_b"})
 
 
+@http_only
 def test_an_expiring_session_mid_job_is_renewed(
     database: Database, octane_settings: Settings, octane_emulator: RunningEmulator
 ) -> None:
@@ -129,6 +135,7 @@ def test_an_expiring_session_mid_job_is_renewed(
     assert_exactly(octane_emulator, names(50))
 
 
+@http_only
 def test_a_5xx_storm_with_dropped_connections_loses_and_duplicates_nothing(
     database: Database,
     octane_settings: Settings,
@@ -156,6 +163,7 @@ def test_a_5xx_storm_with_dropped_connections_loses_and_duplicates_nothing(
     assert_exactly(octane_emulator, names(80))
 
 
+@http_only
 def test_lost_tasks_are_sent_again_as_a_new_generation(
     database: Database, octane_settings: Settings, octane_emulator: RunningEmulator
 ) -> None:
@@ -171,6 +179,7 @@ def test_lost_tasks_are_sent_again_as_a_new_generation(
     assert_exactly(octane_emulator, names(80))
 
 
+@http_only
 def test_an_xsd_invalid_slice_is_never_sent(
     database: Database,
     octane_settings: Settings,
@@ -292,6 +301,7 @@ def test_a_backlog_item_is_checked_first_and_linked_after_success(
     assert_exactly(octane_emulator, names(15))
 
 
+@http_only
 def test_application_module_found_or_created_under_the_single_root(
     database: Database, octane_settings: Settings, octane_emulator: RunningEmulator
 ) -> None:
@@ -312,6 +322,7 @@ def test_application_module_found_or_created_under_the_single_root(
     assert job.state == "succeeded"
 
 
+@http_only
 def test_duplicate_root_modules_warn_and_use_the_lowest_id_or_fail_when_strict(
     database: Database, octane_settings: Settings, octane_emulator: RunningEmulator
 ) -> None:

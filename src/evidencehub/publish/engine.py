@@ -31,6 +31,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
+from typing import Any
 
 from sqlalchemy import select
 
@@ -95,6 +96,7 @@ class EngineOutcome:
 
 
 Progress = Callable[[dict[str, int]], None]
+_Polled = tuple[int, "RemoteTask | BaseException"]
 
 
 class PublishEngine:
@@ -178,13 +180,16 @@ class PublishEngine:
             if item.status in IN_FLIGHT and not item.remote_task_id:
                 todo.appendleft(item)
         sending: dict[Future[RemoteTask], _Slice] = {}
+        polling: Future[list[_Polled]] | None = None
         limit = self.target.queue_limit
         stop_reason: str | None = None
         next_poll = time.monotonic()
         cycle = 0
-        with ThreadPoolExecutor(
-            max_workers=self.target.workers, thread_name_prefix=f"publish-{self.target.name}"
-        ) as pool:
+        # Polls run on their own thread so that a slow answer never holds back the next send.
+        with (
+            ThreadPoolExecutor(self.target.workers, thread_name_prefix=f"publish-{self.target.name}") as pool,
+            ThreadPoolExecutor(1, thread_name_prefix=f"poll-{self.target.name}") as poller,
+        ):
             while True:
                 stop_reason = stop_reason or self._stop_reason()
                 if stop_reason is None:
@@ -195,19 +200,31 @@ class PublishEngine:
                     ):
                         item = todo.popleft()
                         sending[pool.submit(self._send, item)] = item
-                if not sending and (stop_reason is not None or (not todo and not in_flight)):
+                    if polling is None and in_flight and time.monotonic() >= next_poll:
+                        full = cycle % FULL_POLL_EVERY == FULL_POLL_EVERY - 1
+                        snapshot = [(item.slice_no, item.remote_task_id or "") for item in in_flight.values()]
+                        polling = poller.submit(self._poll_remote, snapshot, full)
+                        cycle += 1
+                if (
+                    not sending
+                    and polling is None
+                    and (stop_reason is not None or (not todo and not in_flight))
+                ):
                     break
+                waiting: list[Future[Any]] = [*sending, *([polling] if polling is not None else [])]
                 timeout = max(0.0, next_poll - time.monotonic()) if in_flight else 0.5
-                if sending:
-                    done, _pending = wait(list(sending), timeout=timeout, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        self._after_send(sending.pop(future), future, in_flight)
-                else:
+                done, _pending = (
+                    wait(waiting, timeout=timeout, return_when=FIRST_COMPLETED) if waiting else ((), ())
+                )
+                if not waiting:
                     self.cancel.wait(timeout)
-                if in_flight and stop_reason is None and time.monotonic() >= next_poll:
-                    self._poll(in_flight, todo, full=cycle % FULL_POLL_EVERY == FULL_POLL_EVERY - 1)
-                    cycle += 1
-                    next_poll = time.monotonic() + self.target.poll_interval
+                for future in done:
+                    if future is polling:
+                        self._apply_polls(polling.result(), in_flight, todo)
+                        polling = None
+                        next_poll = time.monotonic() + self.target.poll_interval
+                    else:
+                        self._after_send(sending.pop(future), future, in_flight)
                 self._heartbeat()
         return self._outcome(stop_reason)
 
@@ -318,36 +335,47 @@ class PublishEngine:
 
     # -- polling (dispatcher thread)
 
-    def _poll(self, in_flight: dict[int, _Slice], todo: deque[_Slice], *, full: bool) -> None:
-        polled = 0
-        for slice_no, item in list(in_flight.items()):
-            if not full and polled >= MAX_POLLS_PER_CYCLE:
-                return
-            polled += 1
-            assert item.remote_task_id is not None
+    def _poll_remote(self, snapshot: list[tuple[int, str]], full: bool) -> list[_Polled]:
+        """Task states, oldest first (poller thread): stops at the first still-queued task unless ``full``."""
+        polled: list[_Polled] = []
+        for slice_no, task_id in snapshot:
+            if not full and len(polled) >= MAX_POLLS_PER_CYCLE:
+                break
             try:
-                remote = self.target.poll(item.remote_task_id, policy=self.poll_policy)
-            except UnknownRemoteTaskError as exc:
+                remote: RemoteTask | BaseException = self.target.poll(task_id, policy=self.poll_policy)
+            except (EvidenceHubError, CancelledError) as exc:
+                remote = exc
+            polled.append((slice_no, remote))
+            if isinstance(remote, RetryableError | CancelledError) or (
+                isinstance(remote, EvidenceHubError) and not isinstance(remote, UnknownRemoteTaskError)
+            ):
+                break  # the target is struggling or refusing: try again next cycle
+            if isinstance(remote, RemoteTask) and remote.status is TaskStatus.QUEUED and not full:
+                break  # the target works oldest first: everything after this is queued too
+        return polled
+
+    def _apply_polls(self, polled: list[_Polled], in_flight: dict[int, _Slice], todo: deque[_Slice]) -> None:
+        """Record what a poll cycle found (dispatcher thread)."""
+        for slice_no, remote in polled:
+            item = in_flight.get(slice_no)
+            if item is None:
+                continue
+            if isinstance(remote, UnknownRemoteTaskError):
                 del in_flight[slice_no]
                 item.generation += 1
                 self._set(
                     item,
                     TaskStatus.LOST,
-                    error=f"{exc}; the slice is sent again (generation {item.generation})",
+                    error=f"{remote}; the slice is sent again (generation {item.generation})",
                     generation=item.generation,
                 )
                 todo.appendleft(item)
-                continue
-            except (RetryableError, CancelledError) as exc:
-                log.info("polling paused", job=self.job_id, slice=slice_no, error=str(exc))
-                return
-            except JOB_FATAL as exc:
-                self._fatal = self._fatal or exc
-                return
-            if remote.status is not item.status:
+            elif isinstance(remote, JOB_FATAL):
+                self._fatal = self._fatal or remote
+            elif isinstance(remote, BaseException):
+                log.info("polling paused", job=self.job_id, slice=slice_no, error=str(remote))
+            elif remote.status is not item.status:
                 self._record(item, remote, in_flight)
-            if remote.status is TaskStatus.QUEUED and not full:
-                return  # the target works oldest first: everything after this is queued too
 
     # -- the end
 

@@ -240,36 +240,38 @@ def result_ids(session: Session, run_ids: Sequence[int]) -> list[int]:
 def export_results(
     session: Session, run_ids: Sequence[int], *, first_id: int, last_id: int
 ) -> list[ResultExport]:
-    """The results of the runs with ids in [first_id, last_id], in id order, with test and run context."""
-    rows = session.execute(
-        select(Result, Test, TestRun, Build, Project)
+    """The results of the runs with ids in [first_id, last_id], in id order, with test and run context.
+
+    Selects columns, not ORM objects: publishing exports a thousand rows per slice, and building
+    five ORM instances per row cost ten times the query.
+    """
+    columns = (
+        Result.id,
+        TestRun.id.label("run_id"),
+        Project.key.label("project"),
+        Build.name.label("build"),
+        TestRun.environment.label("run_environment"),
+        TestRun.started_at.label("run_started_at"),
+        Test.module,
+        Test.classname,
+        Test.name,
+        Result.status,
+        Result.duration_ms,
+        Result.started_at,
+        Result.failure_type,
+        Result.message,
+        Result.trace,
+    )
+    rows = session.connection().execute(
+        select(*columns)
         .join(Test, Test.id == Result.test_id)
         .join(TestRun, TestRun.id == Result.run_id)
         .join(Build, Build.id == TestRun.build_id)
         .join(Project, Project.id == Build.project_id)
         .where(Result.run_id.in_(list(run_ids)), Result.id >= first_id, Result.id <= last_id)
         .order_by(Result.id)
-    ).all()
-    return [
-        ResultExport(
-            id=result.id,
-            run_id=run.id,
-            project=project.key,
-            build=build.name,
-            run_environment=run.environment,
-            run_started_at=run.started_at,
-            module=test.module,
-            classname=test.classname,
-            name=test.name,
-            status=result.status,
-            duration_ms=result.duration_ms,
-            started_at=result.started_at,
-            failure_type=result.failure_type,
-            message=result.message,
-            trace=result.trace,
-        )
-        for result, test, run, build, project in rows
-    ]
+    )
+    return [ResultExport(*row) for row in rows]  # type: ignore[call-arg]  # columns in field order
 
 
 def runs_of_build(

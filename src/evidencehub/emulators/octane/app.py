@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from lxml import etree
+from starlette.concurrency import run_in_threadpool
 
 from evidencehub.emulators.octane.config import FaultConfig
 from evidencehub.emulators.octane.faults import FaultMiddleware, error_body
@@ -182,6 +183,49 @@ def _queue_full(state: EmulatorState) -> ApiError:
     return ApiError(503, config.queue_full_error_code, description, headers)
 
 
+def _accept_upload(state: EmulatorState, request: Request, raw: bytes) -> JSONResponse:
+    """POST …/test-results: de-duplicate, check the queue, validate, enqueue (in a worker thread)."""
+    _count(state, "posts_total")
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type != "application/xml":
+        _count(state, "posts_rejected_other")
+        raise ApiError(
+            415,
+            "platform.unsupported_media_type",
+            f"Content-Type must be application/xml, not '{content_type}'",
+        )
+    skip_errors = request.query_params.get("skip-errors", "false").lower() == "true"
+    payload = _decoded_payload(request, raw, state.config.max_payload_mb * 2**20)
+    digest = payload_digest(payload)
+    duplicate = state.find_duplicate(digest)
+    if duplicate is not None:
+        _count(state, "posts_duplicate_payload")
+        with state.lock:
+            return JSONResponse(duplicate.as_json(), status_code=202)
+    with state.lock:
+        if state.queued_count() >= state.config.queue_limit:
+            state.counters["posts_rejected_queue_full"] += 1
+            raise _queue_full(state)
+    try:
+        root = xsd.parse(payload)
+    except etree.XMLSyntaxError as exc:
+        _count(state, "posts_rejected_invalid")
+        raise ApiError(
+            400, "platform.test_results_xml_invalid", f"The payload is not well-formed XML: {exc}"
+        ) from exc
+    problems = xsd.schema_errors(root)
+    if problems:
+        _count(state, "posts_rejected_invalid")
+        raise ApiError(
+            400,
+            "platform.test_results_xml_invalid",
+            "The payload does not conform to the test results XSD: " + "; ".join(problems),
+        )
+    task = state.enqueue(digest, root, skip_errors=skip_errors)
+    with state.lock:
+        return JSONResponse(task.as_json(), status_code=202)
+
+
 def _test_result_routes(app: FastAPI, state: EmulatorState) -> None:
     @app.get(API + "/test-results/xsd")
     def get_xsd(request: Request, space_id: int, workspace_id: int) -> Response:
@@ -191,45 +235,9 @@ def _test_result_routes(app: FastAPI, state: EmulatorState) -> None:
     @app.post(API + "/test-results")
     async def post_test_results(request: Request, space_id: int, workspace_id: int) -> JSONResponse:
         _session(request, state, space_id, workspace_id)
-        with state.lock:
-            state.counters["posts_total"] += 1
-        content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        if content_type != "application/xml":
-            _count(state, "posts_rejected_other")
-            raise ApiError(
-                415,
-                "platform.unsupported_media_type",
-                f"Content-Type must be application/xml, not '{content_type}'",
-            )
-        skip_errors = request.query_params.get("skip-errors", "false").lower() == "true"
         raw = await request.body()
-        payload = _decoded_payload(request, raw, state.config.max_payload_mb * 2**20)
-        digest = payload_digest(payload)
-        duplicate = state.find_duplicate(digest)
-        if duplicate is not None:
-            _count(state, "posts_duplicate_payload")
-            return JSONResponse(duplicate.as_json(), status_code=202)
-        with state.lock:
-            if state.queued_count() >= state.config.queue_limit:
-                state.counters["posts_rejected_queue_full"] += 1
-                raise _queue_full(state)
-        try:
-            root = xsd.parse(payload)
-        except etree.XMLSyntaxError as exc:
-            _count(state, "posts_rejected_invalid")
-            raise ApiError(
-                400, "platform.test_results_xml_invalid", f"The payload is not well-formed XML: {exc}"
-            ) from exc
-        problems = xsd.schema_errors(root)
-        if problems:
-            _count(state, "posts_rejected_invalid")
-            raise ApiError(
-                400,
-                "platform.test_results_xml_invalid",
-                "The payload does not conform to the test results XSD: " + "; ".join(problems),
-            )
-        task = state.enqueue(digest, root, skip_errors=skip_errors)
-        return JSONResponse(task.as_json(), status_code=202)
+        # Decompressing, parsing and validating take milliseconds per payload: off the event loop.
+        return await run_in_threadpool(_accept_upload, state, request, raw)
 
     @app.get(API + "/test-results/{task_id}")
     def get_task(request: Request, space_id: int, workspace_id: int, task_id: str) -> JSONResponse:

@@ -62,6 +62,8 @@ class FaultMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
         faults = self.state.config.faults
+        if path.endswith("/test-results") and scope.get("method") == "POST":
+            self._count("posts_received")  # every upload that reached the server, faulted or not
         if not path.startswith("/api/") or (faults.only_test_results and "/test-results" not in path):
             await self.app(scope, receive, send)
             return

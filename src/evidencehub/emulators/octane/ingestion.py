@@ -15,6 +15,8 @@ reference is ignored, the run is stored and the task ends ``warning``.
 
 from __future__ import annotations
 
+import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +48,7 @@ _CONTEXT_TAGS = (
     "environment",
 )
 DEFAULT_RELEASE_NAME = "_default_"
+CHUNK = 100  # runs applied per hold of the state lock
 
 
 @dataclass
@@ -97,30 +100,47 @@ class Processor:
         self.store = store
         self.indexes = indexes
 
-    def apply(self, root: etree._Element, *, skip_errors: bool) -> Outcome:
+    def apply(self, root: etree._Element, *, skip_errors: bool, lock: AbstractContextManager[Any]) -> Outcome:
+        """Apply a payload, taking ``lock`` for a chunk of runs at a time so requests are served meanwhile."""
         outcome = Outcome()
         global_errors: list[str] = []
-        base = self._context(root, _Context(), global_errors)
-        build = self._build(root.find("build"))
+        with lock:
+            base = self._context(root, _Context(), global_errors)
+            build = self._build(root.find("build"))
         runs = root.find("test_runs")
         elements = list(runs) if runs is not None else []
-        for element in elements:
-            errors = list(global_errors)
-            context = self._context(element, base, errors)
-            name = element.get("name", "")
-            if errors and not skip_errors:
-                outcome.elements_skipped += 1
-                outcome.errors.extend(f"{element.tag} '{name}': {error}" for error in errors)
-                continue
-            if errors:
-                outcome.errors.extend(f"{element.tag} '{name}': {error} (ignored)" for error in errors)
-            if element.tag == "gherkin_test_run":
-                self._gherkin_run(element, context, build, outcome)
-            else:
-                self._run(element, context, build, outcome)
+        for start in range(0, len(elements), CHUNK):
+            with lock:
+                for element in elements[start : start + CHUNK]:
+                    self._element(element, base, global_errors, build, outcome, skip_errors=skip_errors)
+            time.sleep(0)  # let request threads have the interpreter between chunks
         if outcome.errors:
             outcome.status = "warning" if skip_errors else "failed"
         return outcome
+
+    def _element(
+        self,
+        element: etree._Element,
+        base: _Context,
+        global_errors: list[str],
+        build: Entity | None,
+        outcome: Outcome,
+        *,
+        skip_errors: bool,
+    ) -> None:
+        errors = list(global_errors)
+        context = self._context(element, base, errors)
+        name = element.get("name", "")
+        if errors and not skip_errors:
+            outcome.elements_skipped += 1
+            outcome.errors.extend(f"{element.tag} '{name}': {error}" for error in errors)
+            return
+        if errors:
+            outcome.errors.extend(f"{element.tag} '{name}': {error} (ignored)" for error in errors)
+        if element.tag == "gherkin_test_run":
+            self._gherkin_run(element, context, build, outcome)
+        else:
+            self._run(element, context, build, outcome)
 
     # -- context
 
@@ -334,7 +354,7 @@ class Processor:
             "release": reference(context.release) if context.release else None,
             "milestone": reference(context.milestone) if context.milestone else None,
             "build": reference(build) if build else None,
-            "taxonomies": multi_reference(reference(node) for node in context.taxonomies),
+            "taxonomies": multi_reference(map(reference, context.taxonomies)),
             "description": description,
             "external_run_id": element.get("external_run_id"),
             "error_type": error.get("type") if error is not None else None,

@@ -33,6 +33,7 @@ COUNTER_NAMES = (
     "sign_ins",
     "sign_in_failures",
     "sessions_expired_by_count",
+    "posts_received",
     "posts_total",
     "posts_accepted",
     "posts_duplicate_payload",
@@ -259,13 +260,12 @@ class EmulatorState:
                     continue
                 task.status = "running"
             began = time.monotonic()
-            with self.lock:
-                try:
-                    self._process(task)
-                except Exception as exc:  # a bug here must fail one task, never stop all processing
-                    log.error("emulator failed to process a task", task=task.id, error=repr(exc))
-                    task.result = "failed"
-                    task.error_details = f"internal error: {exc!r}"
+            try:
+                self._process(task)
+            except Exception as exc:  # a bug here must fail one task, never stop all processing
+                log.error("emulator failed to process a task", task=task.id, error=repr(exc))
+                task.result = "failed"
+                task.error_details = f"internal error: {exc!r}"
             remaining = 1.0 / rate - (time.monotonic() - began)
             if remaining > 0:
                 self._stop.wait(remaining)
@@ -281,11 +281,12 @@ class EmulatorState:
         if root is None:
             task.result = "failed"
             return
-        outcome = self.processor.apply(root, skip_errors=task.skip_errors)
-        task.error_details = outcome.details
-        task.runs = outcome.runs_created + outcome.runs_updated
-        task.result = outcome.status
-        self.counters["tasks_processed"] += 1
+        outcome = self.processor.apply(root, skip_errors=task.skip_errors, lock=self.lock)
+        with self.lock:
+            task.error_details = outcome.details
+            task.runs = outcome.runs_created + outcome.runs_updated
+            task.result = outcome.status
+            self.counters["tasks_processed"] += 1
 
     # -- counters for tests and benchmarks
 

@@ -91,8 +91,17 @@ class EntityError(ValueError):
         self.status = status
 
 
+_clock: tuple[int, str] = (0, "")
+
+
 def iso_now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Now as Octane writes dates; formatted once per second (processing inserts thousands a second)."""
+    global _clock  # noqa: PLW0603 - a one-entry cache
+    now = dt.datetime.now(dt.UTC)
+    second = int(now.timestamp())
+    if _clock[0] != second:
+        _clock = (second, now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return _clock[1]
 
 
 def reference(entity: Entity) -> dict[str, Any]:

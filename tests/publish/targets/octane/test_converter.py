@@ -57,7 +57,7 @@ def result(**changes: object) -> ResultExport:
         "trace": None,
     }
     values.update(changes)
-    return ResultExport.model_validate(values)
+    return ResultExport(**values)  # type: ignore[arg-type]
 
 
 def params(**changes: object) -> OctanePayloadParams:
