@@ -345,3 +345,27 @@ def test_duplicate_root_modules_warn_and_use_the_lowest_id_or_fail_when_strict(
         if area["name"] == "Payments"
     ]
     assert modules[0]["parent"]["id"] == "1001"
+
+
+@http_only
+def test_queue_full_until_the_deadline_fails_the_job_and_a_resume_finishes_it(
+    database: Database, octane_settings: Settings, octane_emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    octane_emulator.configure(queue_limit=0)  # Octane refuses every upload: "Queue limit exceeded"
+    run_id = store_run(database, cases(15))
+    job = publish_runs(database, with_env(monkeypatch, job_deadline_seconds="0.6"), run_id)
+    assert job.state == "failed"
+    assert job.error is not None
+    assert "deadline passed" in job.error
+    detail = publish.job_detail(database, octane_settings, job.id)
+    assert {item.status for item in detail.slices} == {"pending"}
+    assert all("Queue limit exceeded" in (item.last_error or "") for item in detail.slices)
+    retries = [event for event in publish.job_events(database, job.id) if event.kind == "retry"]
+    assert retries
+    assert all("queue_full" in (event.detail or "") for event in retries)
+    assert octane_emulator.counters()["posts_accepted"] == 0
+
+    octane_emulator.configure(queue_limit=50)
+    resumed = publish.run_job(database, with_env(monkeypatch, job_deadline_seconds="60"), job.id)
+    assert resumed.state == "succeeded"
+    assert_exactly(octane_emulator, names(15))

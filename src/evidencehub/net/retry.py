@@ -36,6 +36,8 @@ class RetryableError(RemoteError):
     """A remote failure that may go away if the same call is made again later."""
 
     reason = "retryable"
+    # Set when call_with_retries stopped trying: "attempts" or "deadline".
+    gave_up: str | None = None
 
 
 class QueueFullError(RetryableError):
@@ -131,6 +133,7 @@ def call_with_retries(
             attempts.bounded += 1
             if attempts.bounded >= policy.max_attempts:
                 give_up[number] = f"gave up after {attempts.bounded} attempts"
+                _mark(error, "attempts")
         seconds = retry_wait(policy, error, attempts.bounded or 1)
         if (
             number not in give_up
@@ -138,6 +141,7 @@ def call_with_retries(
             and time.monotonic() + seconds > policy.deadline
         ):
             give_up[number] = "the job's deadline would pass before the next try"
+            _mark(error, "deadline")
         if number in give_up:
             _note_give_up(error, give_up[number])
         planned[number] = seconds
@@ -179,6 +183,11 @@ def call_with_retries(
     )
     result: T = retrying(call)
     return result
+
+
+def _mark(error: BaseException | None, why: str) -> None:
+    if isinstance(error, RetryableError):
+        error.gave_up = why
 
 
 def _note_give_up(error: BaseException | None, why: str) -> None:

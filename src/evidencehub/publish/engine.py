@@ -132,6 +132,7 @@ class PublishEngine:
         )
         self._statuses: dict[int, TaskStatus] = {}
         self._fatal: BaseException | None = None
+        self._deadline_reached = False  # a retry stopped because the deadline would pass
         self._last_heartbeat = 0.0
 
     # -- loading
@@ -235,7 +236,7 @@ class PublishEngine:
         if not self.should_continue():
             self.cancel.set()
             return "cancelled"
-        if time.monotonic() > self.deadline:
+        if self._deadline_reached or time.monotonic() > self.deadline:
             self.cancel.set()
             return "deadline"
         return None
@@ -302,6 +303,7 @@ class PublishEngine:
             return
         except RetryableError as exc:
             self._set(item, TaskStatus.PENDING, error=str(exc))
+            self._deadline_reached = self._deadline_reached or exc.gave_up == "deadline"
             return
         except JOB_FATAL as exc:
             self._set(item, TaskStatus.PENDING, error=str(exc))

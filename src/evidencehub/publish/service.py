@@ -223,7 +223,7 @@ def run_job(
         )
     finally:
         target.close()
-    log.info("publish job finished", job=job_id, state=outcome.state.value, error=outcome.error)
+    log.debug("publish job finished", job=job_id, state=outcome.state.value, error=outcome.error)
     final = get_job(database, job_id)
     if outcome.state is JobState.SUCCEEDED:
         _after_job(database, settings, final, tracker)

@@ -20,7 +20,7 @@ from evidencehub.publish.targets.octane.converter import TestIdentity
 from evidencehub.publish.targets.octane.query import in_list
 
 BACKLOG_SUBTYPES = ("story", "feature", "defect", "quality_story")
-BATCH = 25  # values per IN list
+BATCH = 50  # values per IN list (keeps the URL near 4 KB)
 
 Action = Literal["link", "delink"]
 

@@ -277,7 +277,7 @@ def _coverage(
     identities = job_identities(database, job_id)
     with OctaneClient(settings.octane) as client:
         outcome = change_coverage(client, action, backlog_id, identities)
-    log.info(
+    log.debug(
         "backlog coverage changed",
         action=action,
         job=job_id,
