@@ -98,6 +98,14 @@ async def _json_body(request: Request) -> Any:
         raise ApiError(400, "platform.illegal_json", f"the body is not valid JSON: {exc}") from exc
 
 
+def _data_items(body: Any) -> list[Any]:
+    """The ``data`` list of a create/update body (SPEC §4.2)."""
+    items = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        raise ApiError(400, "platform.illegal_json", 'send {"data": [ {…}, … ]}')
+    return items
+
+
 def _collection(name: str) -> Collection:
     collection = COLLECTIONS.get(name)
     if collection is None:
@@ -364,10 +372,7 @@ def _entity_write_routes(app: FastAPI, state: EmulatorState) -> None:
     ) -> JSONResponse:
         _session(request, state, space_id, workspace_id)
         spec = _collection(collection)
-        body = await _json_body(request)
-        items = body.get("data") if isinstance(body, dict) else None
-        if not isinstance(items, list):
-            raise ApiError(400, "platform.illegal_json", 'send {"data": [ {…}, … ]}')
+        items = _data_items(await _json_body(request))
         with state.lock:
             created = [dict(state.store.create(spec, item)) for item in items]
         return JSONResponse(_envelope(created), status_code=201)
@@ -388,10 +393,7 @@ def _entity_write_routes(app: FastAPI, state: EmulatorState) -> None:
     ) -> JSONResponse:
         _session(request, state, space_id, workspace_id)
         spec = _collection(collection)
-        body = await _json_body(request)
-        items = body.get("data") if isinstance(body, dict) else None
-        if not isinstance(items, list):
-            raise ApiError(400, "platform.illegal_json", 'send {"data": [ {"id": …, …}, … ]}')
+        items = _data_items(await _json_body(request))
         updated: list[dict[str, Any]] = []
         errors: list[dict[str, Any]] = []
         with state.lock:
@@ -452,10 +454,7 @@ def _control_routes(app: FastAPI, state: EmulatorState) -> None:
     async def seed(request: Request, collection: str) -> JSONResponse:
         """Insert entities as they are (no validation): for states the API refuses, e.g. two root modules."""
         spec = _collection(collection)
-        body = await request.json()
-        items = body.get("data") if isinstance(body, dict) else None
-        if not isinstance(items, list):
-            raise ApiError(400, "emulator.bad_request", 'send {"data": [ {…}, … ]}')
+        items = _data_items(await request.json())
         with state.lock:
             created = []
             for item in items:

@@ -223,49 +223,26 @@ class Processor:
         if element is None:
             return None
         server_id, job_id, build_id = element.get("server_id"), element.get("job_id"), element.get("build_id")
-        kinds = self.store.kinds
-        server = next((s for s in kinds["ci_servers"].values() if s["instance_id"] == server_id), None)
-        if server is None:
-            server = self.store.insert(
-                "ci_servers", {"type": "ci_server", "name": server_id, "instance_id": server_id}
-            )
-        job = next(
-            (
-                j
-                for j in kinds["ci_jobs"].values()
-                if j["ci_id"] == job_id and j["ci_server"]["id"] == server["id"]
-            ),
-            None,
+        server = self._find_or_insert(
+            "ci_servers", {"instance_id": server_id}, {"type": "ci_server", "name": server_id}
         )
-        if job is None:
-            job = self.store.insert(
-                "ci_jobs",
-                {
-                    "type": "ci_job",
-                    "name": element.get("job_name") or job_id,
-                    "ci_id": job_id,
-                    "ci_server": reference(server),
-                },
-            )
-        build = next(
-            (
-                b
-                for b in kinds["ci_builds"].values()
-                if b["build_ci_id"] == build_id and b["ci_job"]["id"] == job["id"]
-            ),
-            None,
+        job = self._find_or_insert(
+            "ci_jobs",
+            {"ci_id": job_id, "ci_server": reference(server)},
+            {"type": "ci_job", "name": element.get("job_name") or job_id},
         )
-        if build is None:
-            build = self.store.insert(
-                "ci_builds",
-                {
-                    "type": "ci_build",
-                    "name": element.get("build_name") or build_id,
-                    "build_ci_id": build_id,
-                    "ci_job": reference(job),
-                },
-            )
-        return build
+        return self._find_or_insert(
+            "ci_builds",
+            {"build_ci_id": build_id, "ci_job": reference(job)},
+            {"type": "ci_build", "name": element.get("build_name") or build_id},
+        )
+
+    def _find_or_insert(self, kind: str, key: dict[str, Any], fields: dict[str, Any]) -> Entity:
+        """The entity of ``kind`` whose fields equal ``key``, created with ``fields`` when there is none."""
+        for entity in self.store.kinds[kind].values():
+            if all(entity.get(name) == value for name, value in key.items()):
+                return entity
+        return self.store.insert(kind, {**fields, **key})
 
     # -- tests and runs
 

@@ -15,6 +15,8 @@ from typing import cast
 
 from lxml import etree
 
+from evidencehub.results.parsers.safexml import document_parser
+
 SCHEMA_RESOURCE = "octaneResultSchema.xsd"
 _local = threading.local()
 # libxml2 initialises its schema types on the first compile and is not thread-safe doing so: two
@@ -29,19 +31,7 @@ def schema_bytes() -> bytes:
 
 def safe_parser() -> etree.XMLParser:
     """This thread's parser: no entity expansion, no DTD, no network; comments dropped."""
-    parser: etree.XMLParser | None = getattr(_local, "parser", None)
-    if parser is None:
-        parser = etree.XMLParser(
-            resolve_entities=False,
-            load_dtd=False,
-            no_network=True,
-            dtd_validation=False,
-            remove_comments=True,
-            remove_pis=True,
-            huge_tree=False,
-        )
-        _local.parser = parser
-    return parser
+    return document_parser()
 
 
 def schema() -> etree.XMLSchema:
