@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,12 +104,12 @@ class Emulator:
         self.process.wait(timeout=20)
 
 
-def signed_in(url: str) -> httpx.Client:
-    client = httpx.Client(base_url=url, timeout=120)
-    client.post(
-        "/authentication/sign_in", json={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
-    ).raise_for_status()
-    return client
+@contextlib.contextmanager
+def signed_in(url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=url, timeout=120) as client:
+        credentials = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
+        client.post("/authentication/sign_in", json=credentials).raise_for_status()
+        yield client
 
 
 def post(client: httpx.Client, payload: bytes) -> httpx.Response:
