@@ -237,7 +237,7 @@ def test_a_cancelled_job_resumes_without_resending(
     }
     assert succeeded
     posts_before = octane_emulator.counters()["posts_total"]
-    resumed = publish.run_job(database, octane_settings, job.id)
+    resumed = publish_run_to_octane(database, octane_settings, PublishRequest(job_id=job.id))  # resumes by id
     assert resumed.state == "succeeded"
     detail = publish.job_detail(database, octane_settings, job.id)
     assert all(item.attempts == 1 for item in detail.slices if item.slice_no in succeeded)
@@ -349,7 +349,10 @@ def test_duplicate_root_modules_warn_and_use_the_lowest_id_or_fail_when_strict(
 
 @http_only
 def test_queue_full_until_the_deadline_fails_the_job_and_a_resume_finishes_it(
-    database: Database, octane_settings: Settings, octane_emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+    database: Database,
+    octane_settings: Settings,
+    octane_emulator: RunningEmulator,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     octane_emulator.configure(queue_limit=0)  # Octane refuses every upload: "Queue limit exceeded"
     run_id = store_run(database, cases(15))
@@ -369,3 +372,21 @@ def test_queue_full_until_the_deadline_fails_the_job_and_a_resume_finishes_it(
     resumed = publish.run_job(database, with_env(monkeypatch, job_deadline_seconds="60"), job.id)
     assert resumed.state == "succeeded"
     assert_exactly(octane_emulator, names(15))
+
+
+@http_only
+def test_rejected_credentials_stop_the_job_before_anything_is_sent(
+    database: Database,
+    octane_settings: Settings,
+    octane_emulator: RunningEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = with_env(monkeypatch, client_secret="revoked-key")
+    job = publish_runs(database, settings, store_run(database, cases(25)))
+    assert job.state == "failed"
+    assert job.error is not None
+    assert "sign-in failed" in job.error
+    assert "revoked-key" not in job.error
+    detail = publish.job_detail(database, settings, job.id)
+    assert {item.status for item in detail.slices} == {"pending"}  # a resume with the right key sends them
+    assert octane_emulator.counters()["posts_total"] == 0
