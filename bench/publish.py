@@ -22,7 +22,7 @@ scaled together with the processing rate, which keeps the ratios what they
 would be at real speed while the run takes minutes, not hours.
 
 Key figures: time ÷ ideal, share of POSTs refused as queue-full, runs lost, runs
-duplicated. Run: ``python bench/publish.py [--results 100000] [--rate 5]``.
+duplicated. Run: ``python bench/publish.py [--results 100000] [--rate 2]``.
 """
 
 from __future__ import annotations
@@ -253,7 +253,7 @@ def table(outcomes: list[Outcome], *, results: int, slices: int, rate: float, sc
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=int, default=100_000)
-    parser.add_argument("--rate", type=float, default=5.0, help="emulator tasks per second (scaled time)")
+    parser.add_argument("--rate", type=float, default=2.0, help="emulator tasks per second (scaled time)")
     parser.add_argument("--time-scale", type=float, default=0.1)
     parser.add_argument("--strategies", default="evidencehub,collection tool,CI SDK")
     parser.add_argument("--scenarios", default="clean,faults")

@@ -213,7 +213,8 @@ class PublishEngine:
                 ):
                     break
                 waiting: list[Future[Any]] = [*sending, *([polling] if polling is not None else [])]
-                timeout = max(0.0, next_poll - time.monotonic()) if in_flight else 0.5
+                # Wake for the next poll, else when something finishes (at least twice a second).
+                timeout = max(0.0, next_poll - time.monotonic()) if in_flight and polling is None else 0.5
                 done, _pending = (
                     wait(waiting, timeout=timeout, return_when=FIRST_COMPLETED) if waiting else ((), ())
                 )
