@@ -118,6 +118,12 @@ class OctaneSettings(Section):
         None, description="Application module (product area) under the root module to link tests to."
     )
     strict_modules: bool = Field(False, description="Fail instead of warning on duplicate root modules.")
+    backlog_in_payload: bool = Field(
+        False,
+        description="Also name the backlog item in the XML (<backlog_items>); by default it is linked "
+        "through covered_content after the upload, which keeps payloads (and their de-duplication) "
+        "independent of the backlog item.",
+    )
     test_fields: dict[str, str] = Field(
         default_factory=lambda: {"Test_Level": "Unit Test", "Test_Type": "Regression", "Framework": "JUnit"},
         description="Test_Level, Test_Type, Testing_Tool_Type, Framework values of every test.",

@@ -23,7 +23,7 @@ from evidencehub.publish.joblog import read_log
 from evidencehub.publish.schemas import JobOut
 from evidencehub.publish.targets.octane.service import PublishRequest, publish_run_to_octane
 from tests.support.octane import CLIENT_ID, CLIENT_SECRET, assert_exactly
-from tests.support.runs import cases, store_run
+from tests.support.runs import Case, cases, store_run
 
 API = "/api/shared_spaces/1001/workspaces/1002"
 # Fault-handling tests exercise HTTP behaviour, not the database: they run on SQLite only. The database
@@ -390,3 +390,17 @@ def test_rejected_credentials_stop_the_job_before_anything_is_sent(
     detail = publish.job_detail(database, settings, job.id)
     assert {item.status for item in detail.slices} == {"pending"}  # a resume with the right key sends them
     assert octane_emulator.counters()["posts_total"] == 0
+
+
+@http_only
+def test_a_name_over_255_characters_is_truncated_with_a_warning_not_a_rejected_slice(
+    database: Database, octane_settings: Settings, octane_emulator: RunningEmulator
+) -> None:
+    long_name = "test_" + "very_long_" * 40
+    run_id = store_run(database, [*cases(9), Case(classname="com.acme.LongTest", name=long_name)])
+    job = publish_runs(database, octane_settings, run_id)
+    assert job.state == "succeeded"
+    assert job.warnings == 1
+    warning = next(event for event in publish.job_events(database, job.id) if event.kind == "warning")
+    assert "name of com.acme.LongTest::test_very_long_" in (warning.detail or "")
+    assert_exactly(octane_emulator, names(9) | {long_name[:255]})

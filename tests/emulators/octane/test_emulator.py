@@ -256,6 +256,13 @@ def test_injected_faults_answer_before_anything_happens(
     assert client.get(f"{API}/tests").status_code == 200  # entity calls are not affected by default
 
 
+def test_latency_is_added_to_api_requests(client: httpx.Client, octane_emulator: RunningEmulator) -> None:
+    octane_emulator.set_faults(latency_ms=150, only_test_results=False)
+    started = time.monotonic()
+    assert client.get(f"{API}/tests").status_code == 200
+    assert time.monotonic() - started >= 0.15
+
+
 def test_a_dropped_connection_happens_after_the_request_took_effect(
     client: httpx.Client, octane_emulator: RunningEmulator
 ) -> None:

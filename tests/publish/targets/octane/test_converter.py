@@ -147,9 +147,14 @@ def test_statuses_errors_and_durations() -> None:
 
 
 def test_release_product_areas_and_environment() -> None:
-    by_name = xsd.parse(convert([result()], params(release_name="2026.11", product_area_ids=[1004])).payload)
+    by_name = xsd.parse(
+        convert(
+            [result()], params(release_name="2026.11", product_area_ids=[1004], backlog_ids=[2001])
+        ).payload
+    )
     assert by_name.find("release").get("name") == "2026.11"
     assert by_name.find("product_areas/product_area_ref").get("id") == "1004"
+    assert by_name.find("backlog_items/backlog_item_ref").get("id") == "2001"
     by_id = xsd.parse(convert([result()], params(release_name=None, release_id=1002)).payload)
     assert by_id.find("release_ref").get("id") == "1002"
     default = xsd.parse(convert([result()], params()).payload)

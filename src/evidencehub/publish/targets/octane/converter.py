@@ -10,8 +10,9 @@ Mapping (SPEC §1, §6; the choices of the official collection tool where tools 
 * status: passed → Passed, failed and error → Failed, skipped → Skipped;
   failures carry ``<error type message>stack trace</error>``;
 * globally: ``build`` (server_id, job_id, build_id, job_name, build_name),
-  the release (``release_ref``, a release name, or ``_default_``), product
-  areas, test fields and environment taxonomies.
+  the release (``release_ref``, a release name, or ``_default_``), backlog
+  items (only with ``octane.backlog_in_payload``), product areas, test fields
+  and environment taxonomies.
 
 Octane rejects a whole payload when one value breaks the XSD (an over-long name
 once rejected entire injections: Jenkins plugin PR #256), so values over 255
@@ -56,6 +57,7 @@ class OctanePayloadParams(BaseModel):
     release_name: str | None = DEFAULT_RELEASE
     release_id: int | None = None
     module: str | None = None
+    backlog_ids: list[int] = Field(default_factory=list)
     product_area_ids: list[int] = Field(default_factory=list)
     test_fields: dict[str, str] = Field(default_factory=dict)
     environment: dict[str, str] = Field(default_factory=dict)
@@ -160,6 +162,10 @@ def _global_elements(root: etree._Element, params: OctanePayloadParams, notes: _
         etree.SubElement(
             root, "release", name=notes.value(params.release_name, "release name", "the release")
         )
+    if params.backlog_ids:
+        backlog = etree.SubElement(root, "backlog_items")
+        for backlog_id in params.backlog_ids:
+            etree.SubElement(backlog, "backlog_item_ref", id=str(backlog_id))
     if params.product_area_ids:
         areas = etree.SubElement(root, "product_areas")
         for area_id in params.product_area_ids:

@@ -121,6 +121,7 @@ def _params(
         release_name=release_name,
         release_id=request.release_id,
         module=settings.module,
+        backlog_ids=[int(request.backlog)] if request.backlog and settings.backlog_in_payload else [],
         product_area_ids=product_area_ids,
         test_fields=dict(settings.test_fields),
         environment=dict(settings.environment),
