@@ -72,7 +72,13 @@ def emulate_octane(
     """Serve an ALM Octane emulator until Ctrl-C. Control and counters: GET /__emulator__/counters."""
     from evidencehub.emulators.octane.config import EmulatorConfig, FaultConfig
     from evidencehub.emulators.octane.runner import serve_forever
+    from evidencehub.errors import InputError
 
+    if queue_full_mode not in ("503", "429"):
+        raise InputError(
+            f"--queue-full-mode must be 503 or 429, not {queue_full_mode!r}",
+            details={"parameter": "queue-full-mode"},
+        )
     keys = _api_keys(api_key, credentials_file)
     config = EmulatorConfig(
         space_id=space_id,
@@ -80,7 +86,7 @@ def emulate_octane(
         api_keys=keys,
         queue_limit=queue_limit,
         tasks_per_second=tasks_per_second,
-        queue_full_mode="429" if queue_full_mode == "429" else "503",
+        queue_full_mode="429" if queue_full_mode == "429" else "503",  # narrowed for the type checker
         session_ttl_seconds=session_ttl,
         session_expire_after_requests=expire_session_after,
         faults=FaultConfig(
