@@ -41,6 +41,8 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/triage.py
+	$(BIN)/python bench/publish.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache examples/results

@@ -137,6 +137,44 @@ class OctaneSettings(Section):
     max_error_kb: int = Field(64, ge=1, description="Stack trace kept per failed run in the upload.")
 
 
+class TriageSettings(Section):
+    auto_on_ingest: bool = Field(True, description="Triage every run as soon as it is ingested.")
+    rules_files: list[Path] = Field(
+        default_factory=list, description="User rule files (YAML), tried in order before the built-in rules."
+    )
+    builtin_rules: bool = Field(True, description="Use the built-in knowledge base of rules.")
+    similarity_threshold: float = Field(
+        0.5, gt=0, le=1, description="History: least cosine similarity for a decided failure to count."
+    )
+    agreement_threshold: float = Field(
+        0.7, gt=0, le=1, description="History: least weighted share of the neighbours agreeing on a category."
+    )
+    history_override_similarity: float = Field(
+        0.8, gt=0, le=1, description="History at this similarity or above wins over the built-in rules."
+    )
+    neighbours: int = Field(5, ge=1, le=50, description="History: decided failures compared per failure.")
+    same_test_boost: float = Field(
+        0.1, ge=0, le=1, description="History: similarity added when the decided failure is of the same test."
+    )
+    max_query_terms: int = Field(
+        0, ge=0, description="History: compare only a failure's heaviest terms (faster); 0 = all terms."
+    )
+    cluster_similarity: float = Field(
+        0.9, gt=0, le=1, description="Merge a new error into an existing cluster at this similarity or above."
+    )
+    flaky_window: int = Field(
+        10, ge=2, le=200, description="Runs (same branch and environment) checked for flips."
+    )
+    flaky_min_flips: int = Field(2, ge=1, description="Pass/fail flips in the window that make a test flaky.")
+    count_flaky_as_product_bugs: bool = Field(
+        False, description="Count flaky failures in the product-bug total of a summary."
+    )
+    batch_size: int = Field(2000, ge=1, description="Failures analysed and written per batch.")
+    index_cache_projects: int = Field(
+        8, ge=0, description="Learned indexes kept in memory (one per project)."
+    )
+
+
 class AuditSettings(Section):
     rubric: Path | None = Field(
         None, description="Completeness rubric YAML; default: the built-in Xray rubric."
@@ -176,6 +214,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     octane: OctaneSettings = Field(default_factory=OctaneSettings)
+    triage: TriageSettings = Field(default_factory=TriageSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
 
     @property

@@ -10,6 +10,7 @@ import typer
 from evidencehub.cli.context import cli_context
 from evidencehub.cli.output import console, table
 from evidencehub.cli.runs_cmd import render_summary
+from evidencehub.cli.triage_cmd import render_report
 
 DEMO_PROJECT = "prism"
 DEMO_RELEASE = "2026.11"
@@ -27,7 +28,9 @@ def register(app: typer.Typer) -> None:
         """Initialise, ingest the sample builds, and print the newest run's summary."""
         from evidencehub.errors import InputError
         from evidencehub.orgs.service import ensure_organization
-        from evidencehub.results.ingest import IngestRequest, ingest
+        from evidencehub.pipeline import ingest_and_triage
+        from evidencehub.results.ingest import IngestRequest
+        from evidencehub.triage.service import triage_report, triage_run
 
         build_dirs = sorted(
             (path for path in samples.glob("build-*") if path.is_dir()),
@@ -48,7 +51,7 @@ def register(app: typer.Typer) -> None:
         newest = None
         for build_dir in build_dirs:
             number = build_dir.name.removeprefix("build-")
-            outcome = ingest(
+            outcome = ingest_and_triage(
                 database,
                 settings,
                 IngestRequest(
@@ -59,7 +62,7 @@ def register(app: typer.Typer) -> None:
                     environment="staging",
                     run_name=f"regression {DEMO_RELEASE}.{number}",
                 ),
-            )
+            ).ingest
             newest = outcome.run or newest
             if outcome.run is not None:
                 totals = outcome.run.totals
@@ -84,3 +87,16 @@ def register(app: typer.Typer) -> None:
         )
         if newest is not None:
             console.print(render_summary(newest))
+            # Runs ingested before (or with auto-triage off) are triaged here; a triaged run is left as it is.
+            triage_run(database, settings, newest.id)
+            with database.session() as session:
+                report = triage_report(
+                    session,
+                    newest.id,
+                    count_flaky_as_product_bugs=settings.triage.count_flaky_as_product_bugs,
+                )
+            console.print(render_report(report, failures=False))
+            console.print(
+                f"explanations per failure: `evidencehub triage {newest.id}`; "
+                f"decide: `evidencehub triage decide --cluster ID --category product_bug --issue '#26'`"
+            )

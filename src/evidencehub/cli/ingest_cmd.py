@@ -36,8 +36,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Store result files as one run of a build (re-ingesting the same file is a no-op)."""
         from evidencehub.errors import InputError
+        from evidencehub.pipeline import ingest_and_triage
         from evidencehub.results.ingest import IngestRequest
-        from evidencehub.results.ingest import ingest as ingest_files
         from evidencehub.results.parsers import FORMAT_CHOICES
 
         if fmt not in FORMAT_CHOICES:
@@ -47,8 +47,9 @@ def register(app: typer.Typer) -> None:
             )
         context = cli_context(ctx)
         settings = context.settings
-        outcome = ingest_files(
-            context.database(),
+        database = context.database()
+        done = ingest_and_triage(
+            database,
             settings,
             IngestRequest(
                 paths=paths,
@@ -66,6 +67,17 @@ def register(app: typer.Typer) -> None:
             if as_json
             else RichIngestProgress(min_bytes=int(settings.ingest.progress_min_mb * 2**20)),
         )
+        outcome = done.ingest
+        triage_summary = None
+        if done.triage is not None:
+            from evidencehub.triage.service import triage_report
+
+            with database.session() as session:
+                triage_summary = triage_report(
+                    session,
+                    done.triage.run,
+                    count_flaky_as_product_bugs=settings.triage.count_flaky_as_product_bugs,
+                ).summary
         if as_json:
             data: dict[str, object] = totals_json(outcome.run) if outcome.run else {"run": None}
             data.update(
@@ -73,6 +85,7 @@ def register(app: typer.Typer) -> None:
                 message=outcome.message,
                 skipped_files=[source.model_dump() for source in outcome.skipped_sources],
                 warnings=outcome.warnings,
+                triage=triage_summary.model_dump(mode="json") if triage_summary is not None else None,
             )
             print_json(data)
             return
@@ -81,3 +94,11 @@ def register(app: typer.Typer) -> None:
         console.print(outcome.message)
         if outcome.run is not None:
             console.print(render_summary(outcome.run))
+        if triage_summary is not None and outcome.run is not None:
+            counts = ", ".join(
+                f"{count} {name}" for name, count in triage_summary.by_category.items() if count
+            )
+            console.print(
+                f"triage: {triage_summary.failures} failures in {triage_summary.clusters} unique errors"
+                f"{': ' + counts if counts else ''} — `evidencehub triage {outcome.run.id}` for the report"
+            )

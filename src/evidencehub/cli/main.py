@@ -24,6 +24,7 @@ from evidencehub.cli import (
     octane_cmd,
     publish_cmd,
     runs_cmd,
+    triage_cmd,
 )
 from evidencehub.cli.context import CliContext
 from evidencehub.cli.output import print_error
@@ -75,6 +76,7 @@ demo_cmd.register(app)
 audit_cmd.register(app)
 app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(triage_cmd.app, name="triage")
 app.add_typer(publish_cmd.app, name="publish")
 app.add_typer(octane_cmd.app, name="octane")
 app.add_typer(emulate_cmd.app, name="emulate")

@@ -12,6 +12,7 @@ MODEL_MODULES = (
     "evidencehub.orgs.model",
     "evidencehub.results.model",
     "evidencehub.publish.model",
+    "evidencehub.triage.model",
     "evidencehub.audit.model",
 )
 
