@@ -77,7 +77,9 @@ def _case(ctx: ParseContext, elem: etree._Element) -> ParsedCase | None:
         duration_ms=values.duration_ms(measurements.get("Execution Time")),
     )
     results = safexml.child(elem, "Results")
-    output = safexml.child_text(safexml.child(results, "Measurement"), "Value") if results is not None else None
+    output = (
+        safexml.child_text(safexml.child(results, "Measurement"), "Value") if results is not None else None
+    )
     if status is not Status.PASSED:
         keys = ("Completion Status", "Exit Code", "Exit Value")
         message = "; ".join(f"{key}: {measurements[key]}" for key in keys if measurements.get(key)) or None

@@ -76,7 +76,9 @@ def _id(value: Any) -> int:
     return -1 if found is None else found
 
 
-def _start(ctx: ParseContext, event: dict[str, Any], suites: dict[int, str], running: dict[int, _Running], line: int) -> None:
+def _start(
+    ctx: ParseContext, event: dict[str, Any], suites: dict[int, str], running: dict[int, _Running], line: int
+) -> None:
     test = mapping(event.get("test"))
     test_id, name = integer(test.get("id")), text(test.get("name"))
     if test_id is None or name is None:
@@ -100,7 +102,10 @@ def _note(ctx: ParseContext, test: _Running, event: dict[str, Any], line: int) -
             test.output.add(message + "\n")
         return
     test.errors.append(
-        (ctx.field(text(event.get("error")), "error", line), ctx.field(text(event.get("stackTrace")), "stackTrace", line))
+        (
+            ctx.field(text(event.get("error")), "error", line),
+            ctx.field(text(event.get("stackTrace")), "stackTrace", line),
+        )
     )
 
 

@@ -23,7 +23,10 @@ DocumentParser = Callable[[ParseContext, dict[str, Any]], Iterator[ParsedCase]]
 LinesParser = Callable[[ParseContext, JsonLines], Iterator[ParsedCase]]
 
 _LINE_FORMATS: dict[str, LinesParser] = {dartjson.FORMAT: dartjson.parse, gotestjson.FORMAT: gotestjson.parse}
-_DOCUMENT_FORMATS: dict[str, DocumentParser] = {mochajson.FORMAT: mochajson.parse, rspecjson.FORMAT: rspecjson.parse}
+_DOCUMENT_FORMATS: dict[str, DocumentParser] = {
+    mochajson.FORMAT: mochajson.parse,
+    rspecjson.FORMAT: rspecjson.parse,
+}
 FORMATS: tuple[str, ...] = (*_DOCUMENT_FORMATS, *_LINE_FORMATS)
 
 
@@ -87,6 +90,8 @@ def _document_format_of(document: Any) -> str | None:
         return None
     if isinstance(document.get("examples"), list):
         return rspecjson.FORMAT
-    if isinstance(document.get("stats"), dict) and isinstance(document.get("tests", document.get("passes")), list):
+    if isinstance(document.get("stats"), dict) and isinstance(
+        document.get("tests", document.get("passes")), list
+    ):
         return mochajson.FORMAT
     return None

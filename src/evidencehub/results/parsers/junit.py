@@ -52,7 +52,12 @@ _RETRY_TAGS = {
 # status= values (tst, googletest, Bazel, …) that mean the test did not run.
 _NOT_RUN_STATUSES = frozenset({"disabled", "notrun", "skipped", "skip", "ignored", "pending"})
 _NOT_RUN_RESULTS = frozenset({"skipped", "suppressed"})
-_FAILED_STATUSES = {"failed": Status.FAILED, "failure": Status.FAILED, "error": Status.ERROR, "errored": Status.ERROR}
+_FAILED_STATUSES = {
+    "failed": Status.FAILED,
+    "failure": Status.FAILED,
+    "error": Status.ERROR,
+    "errored": Status.ERROR,
+}
 _DECLARED_SKIPS = ("skipped", "skips", "skip", "disabled")
 
 
@@ -149,7 +154,9 @@ def parse(ctx: ParseContext, root: Root) -> Iterator[ParsedCase]:
     ctx.parsed.declared = declared.totals
 
 
-def _holder_facts(ctx: ParseContext, holder: etree._Element | None) -> tuple[str | None, str | None, int, bool]:
+def _holder_facts(
+    ctx: ParseContext, holder: etree._Element | None
+) -> tuple[str | None, str | None, int, bool]:
     """Suite name, suite file, the depth of its testcases, and whether handled testcases may be removed from it."""
     if holder is None:
         return None, None, 1, False
@@ -202,9 +209,7 @@ def _read_children(ctx: ParseContext, elem: etree._Element, case: ParsedCase, de
         tag = local_name(child)
         if not tag:
             continue
-        if len(child):
-            safexml.check_depth(child, depth + 1, limits, ctx.name)
-        elif depth + 1 > limits.max_depth:
+        if len(child) or depth + 1 > limits.max_depth:
             safexml.check_depth(child, depth + 1, limits, ctx.name)
         status = _RESULT_TAGS.get(tag)
         if status is not None:
@@ -235,7 +240,9 @@ def _join_output(ctx: ParseContext, earlier: str | None, more: str | None) -> st
     return ctx.output(earlier + "\n" + more)
 
 
-def _properties(ctx: ParseContext, element: etree._Element, known: dict[str, str] | None) -> dict[str, str] | None:
+def _properties(
+    ctx: ParseContext, element: etree._Element, known: dict[str, str] | None
+) -> dict[str, str] | None:
     """Case-level ``<property name= value=>`` (or text) pairs; a repeated name keeps every value."""
     properties = dict(known) if known else {}
     for prop in element:

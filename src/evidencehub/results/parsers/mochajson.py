@@ -25,7 +25,9 @@ def parse(ctx: ParseContext, document: dict[str, Any]) -> Iterator[ParsedCase]:
     """Yield every test of a mocha JSON report."""
     ctx.parsed.format = FORMAT
     stats = mapping(document.get("stats"))
-    ctx.parsed.saw_time_span(values.timestamp(text(stats.get("start"))), values.timestamp(text(stats.get("end"))))
+    ctx.parsed.saw_time_span(
+        values.timestamp(text(stats.get("start"))), values.timestamp(text(stats.get("end")))
+    )
     ctx.parsed.declared = _declared(stats)
     pending_tests = objects(document.get("pending"))
     pending = {_key(test) for test in pending_tests}
@@ -35,7 +37,9 @@ def parse(ctx: ParseContext, document: dict[str, Any]) -> Iterator[ParsedCase]:
     return _cases(ctx, tests, pending)
 
 
-def _cases(ctx: ParseContext, tests: list[dict[str, Any]], pending: set[tuple[str, str]]) -> Iterator[ParsedCase]:
+def _cases(
+    ctx: ParseContext, tests: list[dict[str, Any]], pending: set[tuple[str, str]]
+) -> Iterator[ParsedCase]:
     names = Occurrences()
     for test in tests:
         title = text(test.get("fullTitle")) or text(test.get("title"))

@@ -98,7 +98,9 @@ def _holder(ctx: ParseContext, holder: etree._Element | None, suite_tag: str) ->
     depth = 2 + sum(1 for _ in holder.iterancestors())
     if depth > ctx.limits.max_depth:
         raise ctx.error(f"elements are nested deeper than the limit of {ctx.limits.max_depth} levels")
-    assembly = next((node for node in suites if node.get("type") in _ASSEMBLY_TYPES), suites[-1] if suites else None)
+    assembly = next(
+        (node for node in suites if node.get("type") in _ASSEMBLY_TYPES), suites[-1] if suites else None
+    )
     module = values.base_name(assembly.get("name")) if assembly is not None else None
     suite = (suites[0].get("fullname") or suites[0].get("name")) if suites else None
     method = suites[0].get("name") if suites and suites[0].get("type") in _METHOD_TYPES else None
@@ -142,7 +144,9 @@ def _case(ctx: ParseContext, elem: etree._Element, holder: _Holder, *, nunit3: b
         detail = failure if status in (Status.FAILED, Status.ERROR) and failure is not None else reason
         case.add_result(
             status,
-            failure_type=ctx.field(elem.get("label"), "test-case label", line) if status is not Status.SKIPPED else None,
+            failure_type=ctx.field(elem.get("label"), "test-case label", line)
+            if status is not Status.SKIPPED
+            else None,
             message=ctx.field(safexml.child_text(detail, "message"), "message", line),
             trace=ctx.field(safexml.child_text(detail, "stack-trace"), "stack-trace", line),
         )
@@ -157,7 +161,11 @@ def _names(full_name: str, holder: _Holder, classname: str | None) -> tuple[str 
         if prefix and len(full_name) > len(prefix) + 1 and full_name.startswith(prefix + "."):
             return prefix, full_name[len(prefix) + 1 :]
     namespace = holder.namespace
-    if holder.fixture and namespace is not None and not full_name.startswith(namespace + "." if namespace else ""):
+    if (
+        holder.fixture
+        and namespace is not None
+        and not full_name.startswith(namespace + "." if namespace else "")
+    ):
         # A test named without its namespace (DUnit's NUnit output): it belongs to its fixture as named.
         return holder.fixture, full_name
     split_class, name = split_full_name(full_name)

@@ -30,7 +30,11 @@ def parse(ctx: ParseContext, document: dict[str, Any]) -> Iterator[ParsedCase]:
 def _cases(ctx: ParseContext, examples: list[dict[str, Any]]) -> Iterator[ParsedCase]:
     names = Occurrences()
     for example in examples:
-        title = text(example.get("full_description")) or text(example.get("description")) or text(example.get("id"))
+        title = (
+            text(example.get("full_description"))
+            or text(example.get("description"))
+            or text(example.get("id"))
+        )
         if not title:
             ctx.warn("examples without a description were left out")
             continue
@@ -51,7 +55,11 @@ def _cases(ctx: ParseContext, examples: list[dict[str, Any]]) -> Iterator[Parsed
             kind = text(exception.get("class"))
             expected = kind is None or "Expectation" in kind or "Assertion" in kind
             backtrace = exception.get("backtrace")
-            trace = "\n".join(item for item in backtrace if isinstance(item, str)) if isinstance(backtrace, list) else None
+            trace = (
+                "\n".join(item for item in backtrace if isinstance(item, str))
+                if isinstance(backtrace, list)
+                else None
+            )
             case.add_result(
                 Status.FAILED if expected else Status.ERROR,
                 failure_type=ctx.field(kind, "exception.class", line),
@@ -59,7 +67,10 @@ def _cases(ctx: ParseContext, examples: list[dict[str, Any]]) -> Iterator[Parsed
                 trace=ctx.field(trace or None, "exception.backtrace", line),
             )
         elif status == "pending":
-            case.add_result(Status.SKIPPED, message=ctx.field(text(example.get("pending_message")), "pending_message", line))
+            case.add_result(
+                Status.SKIPPED,
+                message=ctx.field(text(example.get("pending_message")), "pending_message", line),
+            )
         yield case
 
 

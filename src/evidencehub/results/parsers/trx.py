@@ -107,7 +107,9 @@ def _read_definitions(ctx: ParseContext, prefix: str) -> dict[str, _Definition]:
                         definition = shared[key] = _Definition(*key)
                     definitions[sys.intern(test_id)] = definition
             elif elem.tag == times:
-                ctx.parsed.saw_time_span(values.timestamp(elem.get("start")), values.timestamp(elem.get("finish")))
+                ctx.parsed.saw_time_span(
+                    values.timestamp(elem.get("start")), values.timestamp(elem.get("finish"))
+                )
             elif elem.tag == counters:
                 ctx.parsed.declared = _declared(elem)
             depth = 1 + sum(1 for _ in elem.iterancestors())

@@ -39,7 +39,9 @@ def parse(ctx: ParseContext, root: Root) -> Iterator[ParsedCase]:
 
     stream = ctx.open()
     with stream, safexml.syntax_errors(ctx.name, ctx.limits):
-        events = safexml.iterparse(stream, limits=ctx.limits, tag=(test_tag, assembly_tag, error_tag, *group_tags))
+        events = safexml.iterparse(
+            stream, limits=ctx.limits, tag=(test_tag, assembly_tag, error_tag, *group_tags)
+        )
         for _event, elem in events:
             if elem.tag == error_tag:
                 _note_assembly_error(ctx, elem)
@@ -66,7 +68,9 @@ def parse(ctx: ParseContext, root: Root) -> Iterator[ParsedCase]:
     ctx.parsed.declared = declared
 
 
-def _holder(ctx: ParseContext, holder: etree._Element | None, assembly_tag: str) -> tuple[str | None, str | None, int]:
+def _holder(
+    ctx: ParseContext, holder: etree._Element | None, assembly_tag: str
+) -> tuple[str | None, str | None, int]:
     """Assembly file name, collection (or class) name and test depth for the tests in ``holder``."""
     if holder is None:
         return None, None, 1
@@ -79,7 +83,9 @@ def _holder(ctx: ParseContext, holder: etree._Element | None, assembly_tag: str)
     return module, suite, depth
 
 
-def _case(ctx: ParseContext, elem: etree._Element, module: str | None, suite: str | None) -> ParsedCase | None:
+def _case(
+    ctx: ParseContext, elem: etree._Element, module: str | None, suite: str | None
+) -> ParsedCase | None:
     display = elem.get("name")
     classname = elem.get("type") or None
     if not display:
