@@ -149,6 +149,67 @@ class ReportSettings(Section):
     )
 
 
+class OctaneSettings(Section):
+    """ALM Octane: where it is, how to sign in, and how hard to push it ("Publishing to Octane")."""
+
+    base_url: str = Field(
+        "http://127.0.0.1:8090",
+        description="Octane server URL (the default is the bundled emulator, `evidencehub emulate octane`).",
+    )
+    space_id: int = Field(1001, ge=1, description="Shared space id.")
+    workspace_id: int = Field(1002, ge=1, description="Workspace id.")
+    client_id: str | None = Field(None, description="API access key id (else read from credentials_path).")
+    client_secret: SecretStr | None = Field(None, description="API access key secret.")
+    credentials_path: str = Field(
+        "/core/qzrelease/octane/S-{space_id}",
+        description="Credentials file per space ({space_id} is filled in): client_id and client_secret.",
+    )
+    verify_tls: bool = Field(True, description="Verify the server's TLS certificate (off logs a warning).")
+    ca_bundle: Path | None = Field(None, description="CA bundle (PEM) to verify the server with.")
+    connect_timeout_seconds: float = Field(10.0, gt=0, description="TCP/TLS connect timeout.")
+    read_timeout_seconds: float = Field(120.0, gt=0, description="Wait for a response this long.")
+    max_runs_per_call: int = Field(1000, ge=1, le=1000, description="Test runs per upload (Octane: 1000).")
+    workers: int = Field(5, ge=1, le=20, description="Slices converted and sent in parallel.")
+    queue_limit: int = Field(50, ge=1, description="Our tasks queued at Octane never exceed this.")
+    queue_full_retry_seconds: float = Field(
+        10.0, gt=0, description="Wait after 'queue full' before retrying."
+    )
+    poll_interval_seconds: float = Field(2.0, gt=0, description="How often queued tasks are polled.")
+    requests_per_second: float = Field(20.0, gt=0, description="Request rate cap (Octane recommends 20).")
+    retry_max_attempts: int = Field(8, ge=1, description="Tries per request on 5xx, 429, timeouts.")
+    backoff_initial_seconds: float = Field(1.0, gt=0, description="First backoff wait (doubles, jittered).")
+    backoff_max_seconds: float = Field(60.0, gt=0, description="Longest backoff wait.")
+    job_deadline_seconds: float = Field(6 * 3600.0, gt=0, description="A publish job gives up after this.")
+    gzip: bool = Field(True, description="Compress uploads (Content-Encoding: gzip).")
+    skip_errors: bool = Field(False, description="Octane skip-errors: ignore references to missing entities.")
+    server_id: str = Field("evidencehub", min_length=1, description="CI server id in <build server_id>.")
+    job_name: str = Field("{project}", description="Template of the CI job name: {project}, {build}.")
+    build_name: str = Field("{build}", description="Template of the CI build name: {project}, {build}.")
+    module: str | None = Field(None, description="XML 'module' of every run (default: the test's module).")
+    release: str | None = Field(None, description="Release name for runs; default Octane's _default_.")
+    application_module: str | None = Field(
+        None, description="Application module (product area) under the root module to link tests to."
+    )
+    strict_modules: bool = Field(False, description="Fail instead of warning on duplicate root modules.")
+    backlog_in_payload: bool = Field(
+        False,
+        description="Also name the backlog item in the XML (<backlog_items>); by default it is linked "
+        "through covered_content after the upload, which keeps payloads (and their de-duplication) "
+        "independent of the backlog item.",
+    )
+    test_fields: dict[str, str] = Field(
+        default_factory=lambda: {"Test_Level": "Unit Test", "Test_Type": "Regression", "Framework": "JUnit"},
+        description="Test_Level, Test_Type, Testing_Tool_Type, Framework values of every test.",
+    )
+    environment: dict[str, str] = Field(
+        default_factory=dict, description="Environment taxonomies (type → value) for every run."
+    )
+    environment_taxonomy: str = Field(
+        "Environment", min_length=1, description="Taxonomy type the run's environment is sent as."
+    )
+    max_error_kb: int = Field(64, ge=1, description="Stack trace kept per failed run in the upload.")
+
+
 class TriageSettings(Section):
     auto_on_ingest: bool = Field(True, description="Triage every run as soon as it is ingested.")
     rules_files: list[Path] = Field(
@@ -229,6 +290,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     queue: QueueSettings = Field(default_factory=QueueSettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
+    octane: OctaneSettings = Field(default_factory=OctaneSettings)
     triage: TriageSettings = Field(default_factory=TriageSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
 

@@ -1,7 +1,8 @@
 """Entry point: global options, command registration, and errors → exit codes.
 
 Exit codes: 0 ok, 1 unexpected, 2 bad input (and usage errors), 3 configuration
-error, 4 not found, 5 conflict, 6 remote error, 7 unavailable — see errors.py.
+error, 4 not found, 5 conflict, 6 remote error (and a publish job that failed),
+7 unavailable — see errors.py; 130 a job stopped by Ctrl-C (resumable).
 """
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ from evidencehub.cli import (
     audit_cmd,
     config_cmd,
     demo_cmd,
+    emulate_cmd,
     ingest_cmd,
     init_cmd,
+    octane_cmd,
+    publish_cmd,
     runs_cmd,
     serve_cmd,
     triage_cmd,
@@ -78,6 +82,9 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(users_cmd.users_app, name="users")
 app.add_typer(users_cmd.tokens_app, name="tokens")
 app.add_typer(triage_cmd.app, name="triage")
+app.add_typer(publish_cmd.app, name="publish")
+app.add_typer(octane_cmd.app, name="octane")
+app.add_typer(emulate_cmd.app, name="emulate")
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -13,6 +13,7 @@ MODEL_MODULES = (
     "evidencehub.results.model",
     "evidencehub.auth.model",
     "evidencehub.reports.model",
+    "evidencehub.publish.model",
     "evidencehub.triage.model",
     "evidencehub.audit.model",
 )

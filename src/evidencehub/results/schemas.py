@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict
 
@@ -91,3 +92,28 @@ class BuildOut(BaseModel):
     branch: str | None
     ci_url: str | None
     created_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ResultExport:
+    """Everything a publishing target needs about one stored result, in a stable order by ``id``.
+
+    A slotted dataclass, not a pydantic model: publishing builds a thousand per slice from
+    typed database columns, where validation would only cost time (3x the query).
+    """
+
+    id: int
+    run_id: int
+    project: str
+    build: str
+    run_environment: str | None
+    run_started_at: dt.datetime | None
+    module: str | None
+    classname: str | None
+    name: str
+    status: str
+    duration_ms: float | None
+    started_at: dt.datetime | None
+    failure_type: str | None
+    message: str | None
+    trace: str | None

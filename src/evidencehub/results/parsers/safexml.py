@@ -17,6 +17,7 @@ goes by unchecked.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -80,6 +81,29 @@ def iterparse(
         remove_pis=True,
         huge_tree=needs_huge_tree(limits),
     )
+
+
+_documents = threading.local()
+
+
+def document_parser() -> etree.XMLParser:
+    """A parser for whole documents held in memory (payloads, schemas), with the same protections.
+
+    lxml parsers must not be shared between threads: each thread gets its own.
+    """
+    parser: etree.XMLParser | None = getattr(_documents, "parser", None)
+    if parser is None:
+        parser = etree.XMLParser(
+            resolve_entities=False,
+            load_dtd=False,
+            no_network=True,
+            dtd_validation=False,
+            remove_comments=True,
+            remove_pis=True,
+            huge_tree=False,
+        )
+        _documents.parser = parser
+    return parser
 
 
 @contextmanager

@@ -1,0 +1,112 @@
+"""``evidencehub emulate octane``: a faithful Octane emulator in the foreground (demos, manual tests)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from evidencehub.cli.output import console
+
+app = typer.Typer(help="Run emulators of the remote systems evidencehub publishes to.", no_args_is_help=True)
+
+
+def _api_keys(pairs: list[str], credentials_file: Path | None) -> dict[str, str]:
+    from evidencehub.errors import InputError
+    from evidencehub.publish.targets.octane.credentials import read_credentials_file
+
+    keys: dict[str, str] = {}
+    from_env = os.environ.get("EVIDENCEHUB_EMULATOR_API_KEYS", "")
+    for pair in [*filter(None, (item.strip() for item in from_env.split(","))), *pairs]:
+        client_id, separator, secret = pair.partition(":")
+        if not separator or not client_id or not secret:
+            raise InputError(
+                f"API key {client_id or pair[:10]!r}…: expected CLIENT_ID:SECRET",
+                details={"parameter": "api-key"},
+            )
+        keys[client_id] = secret
+    if credentials_file is not None:
+        credentials = read_credentials_file(credentials_file)
+        keys[credentials.client_id] = credentials.client_secret.get_secret_value()
+    return keys
+
+
+@app.command("octane")
+def emulate_octane(
+    host: Annotated[str, typer.Option(help="Address to listen on (keep it on loopback).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0 picks a free one and prints it).")] = 8090,
+    space_id: Annotated[int, typer.Option(help="Shared space id.")] = 1001,
+    workspace_id: Annotated[int, typer.Option(help="Workspace id.")] = 1002,
+    api_key: Annotated[
+        list[str], typer.Option("--api-key", help="CLIENT_ID:SECRET accepted by sign-in (repeatable).")
+    ] = [],  # noqa: B006
+    credentials_file: Annotated[
+        Path | None, typer.Option(help="Accept the key in this credentials file (client_id/client_secret).")
+    ] = None,
+    queue_limit: Annotated[
+        int, typer.Option(min=0, help="Queued tasks above which uploads are refused.")
+    ] = 50,
+    tasks_per_second: Annotated[float, typer.Option(min=0, help="Processing rate (0 pauses).")] = 5.0,
+    queue_full_mode: Annotated[str, typer.Option(help="Answer queue-full with 503 or 429.")] = "503",
+    session_ttl: Annotated[float, typer.Option(help="Session lifetime in seconds.")] = 86400.0,
+    expire_session_after: Annotated[
+        int | None, typer.Option(help="A session stops working after this many requests.")
+    ] = None,
+    fault_500: Annotated[float, typer.Option(min=0, max=1, help="Probability of a 500.")] = 0.0,
+    fault_502: Annotated[float, typer.Option(min=0, max=1, help="Probability of a 502 (proxy).")] = 0.0,
+    fault_503: Annotated[float, typer.Option(min=0, max=1, help="Probability of a 503.")] = 0.0,
+    fault_429: Annotated[
+        float, typer.Option(min=0, max=1, help="Probability of a 429 with Retry-After.")
+    ] = 0.0,
+    latency_ms: Annotated[float, typer.Option(min=0, help="Added latency per request.")] = 0.0,
+    drop_connections: Annotated[
+        float, typer.Option(min=0, max=1, help="Probability of a dropped response.")
+    ] = 0.0,
+    lost_tasks: Annotated[
+        float, typer.Option(min=0, max=1, help="Probability an accepted task vanishes.")
+    ] = 0.0,
+    seed: Annotated[int | None, typer.Option(help="Random seed for reproducible faults.")] = None,
+) -> None:
+    """Serve an ALM Octane emulator until Ctrl-C. Control and counters: GET /__emulator__/counters."""
+    from evidencehub.emulators.octane.config import EmulatorConfig, FaultConfig
+    from evidencehub.emulators.octane.runner import serve_forever
+    from evidencehub.errors import InputError
+
+    if queue_full_mode not in ("503", "429"):
+        raise InputError(
+            f"--queue-full-mode must be 503 or 429, not {queue_full_mode!r}",
+            details={"parameter": "queue-full-mode"},
+        )
+    keys = _api_keys(api_key, credentials_file)
+    config = EmulatorConfig(
+        space_id=space_id,
+        workspace_id=workspace_id,
+        api_keys=keys,
+        queue_limit=queue_limit,
+        tasks_per_second=tasks_per_second,
+        queue_full_mode="429" if queue_full_mode == "429" else "503",  # narrowed for the type checker
+        session_ttl_seconds=session_ttl,
+        session_expire_after_requests=expire_session_after,
+        faults=FaultConfig(
+            error_500=fault_500,
+            error_502=fault_502,
+            error_503=fault_503,
+            throttle_429=fault_429,
+            latency_ms=latency_ms,
+            drop_connection=drop_connections,
+            lost_tasks=lost_tasks,
+            seed=seed,
+        ),
+    )
+
+    def ready(url: str) -> None:
+        console.print(f"Octane emulator listening on {url} (space {space_id}, workspace {workspace_id})")
+        if not keys:
+            console.print(
+                "[yellow]no API keys configured: sign-in will refuse everyone (use --api-key ID:SECRET)[/]"
+            )
+        console.file.flush()
+
+    serve_forever(config, host=host, port=port, ready=ready, log_level="warning")

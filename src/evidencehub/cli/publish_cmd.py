@@ -1,0 +1,161 @@
+"""``evidencehub publish octane …`` and ``evidencehub publish --resume JOB``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from evidencehub.cli.context import cli_context
+from evidencehub.cli.output import console, error_console, print_json
+from evidencehub.cli.publish_view import JobProgress, interruptible, job_line
+from evidencehub.publish.schemas import JobOut, JobState
+
+app = typer.Typer(
+    help="Publish a build's evidence to a target (Octane) — or resume a job with --resume JOB.",
+    invoke_without_command=True,
+)
+
+EXIT_FAILED = 6
+EXIT_CANCELLED = 130
+
+
+def _finish(job: JobOut, as_json: bool) -> None:
+    if as_json:
+        print_json(job)
+    else:
+        console.print(job_line(job))
+        if job.state in (JobState.FAILED.value, JobState.CANCELLED.value):
+            console.print(f"resume with: evidencehub publish --resume {job.id}")
+    if job.state == JobState.FAILED.value:
+        raise typer.Exit(EXIT_FAILED)
+    if job.state == JobState.CANCELLED.value:
+        raise typer.Exit(EXIT_CANCELLED)
+
+
+@app.callback()
+def publish(
+    ctx: typer.Context,
+    resume: Annotated[
+        str | None, typer.Option("--resume", metavar="JOB", help="Continue an interrupted or failed job.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output (with --resume).")] = False,
+) -> None:
+    """Publish evidence; ``--resume JOB`` continues a job without re-sending what already succeeded."""
+    if ctx.invoked_subcommand is not None:
+        if resume is not None:
+            raise typer.BadParameter("use --resume without a target: evidencehub publish --resume JOB")
+        return
+    if resume is None:
+        console.print(ctx.get_help())
+        raise typer.Exit(2)
+    from evidencehub.publish import service
+
+    context = cli_context(ctx)
+    database = context.database()
+    job = service.get_job(database, resume)
+    if not as_json:
+        error_console.print(f"resuming {job.target} job {job.id} ({job.state})")
+    with (
+        interruptible() as should_continue,
+        JobProgress(f"{job.target} {job.id}", enabled=not as_json) as bar,
+    ):
+        bar.begin(job.slices_total)
+        final = service.run_job(
+            database, context.settings, resume, should_continue=should_continue, progress=bar.update
+        )
+    _finish(final, as_json)
+
+
+@app.command("octane")
+def publish_octane(
+    ctx: typer.Context,
+    run: Annotated[list[int], typer.Option("--run", help="Run id (repeatable); or use --build.")] = [],  # noqa: B006
+    build: Annotated[
+        str | None, typer.Option(help="Publish every run of this build (with --project).")
+    ] = None,
+    project: Annotated[str | None, typer.Option(envvar="EVIDENCEHUB_PROJECT", help="Project key.")] = None,
+    release: Annotated[
+        str | None, typer.Option(help="Octane release name (default octane.release, else _default_).")
+    ] = None,
+    release_id: Annotated[int | None, typer.Option(help="Octane release id (instead of a name).")] = None,
+    backlog: Annotated[
+        str | None, typer.Option(help="Backlog item id linked to the uploaded tests (covered_content).")
+    ] = None,
+    module: Annotated[
+        str | None, typer.Option(help="Application module (default octane.application_module).")
+    ] = None,
+    strict: Annotated[
+        bool | None, typer.Option("--strict/--no-strict", help="Fail on duplicate root application modules.")
+    ] = None,
+    job_id: Annotated[
+        str | None, typer.Option("--job-id", help="Id for the job (default: generated).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Write the payloads to --out; send nothing.")
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option(help="Payload file for --dry-run (FILE.NNN.xml per slice).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Upload runs to ALM Octane in slices of ≤ 1000 tests, tracked and resumable."""
+    from evidencehub.errors import InputError
+    from evidencehub.publish.targets.octane import service
+
+    if release is not None and release_id is not None:
+        raise InputError("give --release or --release-id, not both", details={"parameter": "release"})
+    if dry_run and out is None:
+        raise InputError("--dry-run needs --out FILE", details={"parameter": "out"})
+    request = service.PublishRequest(
+        run_ids=run,
+        project=project,
+        build=build,
+        release=release,
+        release_id=release_id,
+        backlog=backlog,
+        module=module,
+        strict_modules=strict,
+        job_id=job_id,
+    )
+    context = cli_context(ctx)
+    database = context.database()
+    if dry_run:
+        assert out is not None
+        written = service.dry_run(database, context.settings, request, out)
+        if as_json:
+            print_json(
+                [
+                    {"file": str(path), "tests": tests, "warnings": warnings}
+                    for path, tests, warnings in written
+                ]
+            )
+            return
+        for path, tests, warnings in written:
+            console.print(f"{path}  {tests} tests (XSD-valid)")
+            for warning in warnings:
+                error_console.print(f"[yellow]warning[/]: {warning}")
+        return
+
+    with interruptible() as should_continue, JobProgress("octane", enabled=not as_json) as bar:
+
+        def created(job: JobOut, warnings: list[str]) -> None:
+            for warning in warnings:
+                error_console.print(f"[yellow]warning[/]: {warning}")
+            if not as_json:
+                error_console.print(
+                    f"job {job.id}: {job.tests_total} tests in {job.slices_total} slice(s) "
+                    f"→ {context.settings.octane.base_url}"
+                )
+            bar.begin(job.slices_total)
+
+        final = service.publish_run_to_octane(
+            database,
+            context.settings,
+            request,
+            should_continue=should_continue,
+            progress=bar.update,
+            on_created=created,
+        )
+    _finish(final, as_json)

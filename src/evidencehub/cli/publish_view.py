@@ -1,0 +1,138 @@
+"""Rendering publish jobs for people: the live progress bar, the slice table, the summary line."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+from rich.console import Group
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from evidencehub.cli.output import error_console
+from evidencehub.publish.schemas import JobDetail, JobOut
+
+STATUS_STYLE = {
+    "pending": "dim",
+    "sending": "cyan",
+    "queued": "blue",
+    "running": "magenta",
+    "success": "green",
+    "warning": "yellow",
+    "failed": "bold red",
+    "lost": "red",
+}
+FINISHED = ("success", "warning", "failed")
+
+
+class JobProgress:
+    """A Rich progress bar on stderr fed by the engine's progress callback; shown once ``begin`` is called."""
+
+    def __init__(self, label: str, *, enabled: bool = True) -> None:
+        self.label = label
+        self.enabled = enabled
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+
+    def begin(self, total: int) -> None:
+        if not self.enabled or self._progress is not None:
+            return
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[states]}"),
+            TimeElapsedColumn(),
+            console=error_console,
+            transient=True,
+        )
+        self._task = self._progress.add_task(self.label, total=total, states="")
+        self._progress.start()
+
+    def update(self, counts: dict[str, int]) -> None:
+        if self._progress is None or self._task is None:
+            return
+        done = sum(counts.get(status, 0) for status in FINISHED)
+        states = " · ".join(
+            f"[{STATUS_STYLE.get(status, '')}]{status} {count}[/]"
+            for status, count in sorted(counts.items())
+            if count
+        )
+        self._progress.update(self._task, completed=done, states=states)
+
+    def __enter__(self) -> JobProgress:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+@contextmanager
+def interruptible() -> Iterator[Callable[[], bool]]:
+    """While active, Ctrl-C asks the job to stop cleanly (a second Ctrl-C interrupts at once)."""
+    stop = threading.Event()
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(_signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        error_console.print("[yellow]stopping: finishing the requests in progress (Ctrl-C again to abort)[/]")
+
+    in_main = threading.current_thread() is threading.main_thread()
+    if in_main:
+        signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: not stop.is_set()
+    finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous)
+
+
+def job_line(job: JobOut) -> str:
+    style = {"succeeded": "green", "failed": "bold red", "cancelled": "yellow"}.get(job.state, "cyan")
+    text = (
+        f"job [bold]{job.id}[/] [{style}]{job.state}[/]: {job.slices_done}/{job.slices_total} slices "
+        f"({job.tests_total} tests)"
+    )
+    if job.slices_failed:
+        text += f", {job.slices_failed} failed"
+    if job.warnings:
+        text += f", {job.warnings} warning(s)"
+    if job.error:
+        text += f" — {job.error}"
+    return text
+
+
+def _short(text: str | None, width: int = 70) -> str:
+    if not text:
+        return ""
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def job_panel(detail: JobDetail) -> Panel:
+    job = detail.job
+    slices = Table(box=None, pad_edge=False)
+    for column in ("slice", "tests", "status", "task", "attempts", "updated", "last error"):
+        slices.add_column(column, justify="right" if column in ("slice", "tests", "attempts") else "left")
+    for item in detail.slices:
+        style = STATUS_STYLE.get(item.status, "")
+        slices.add_row(
+            str(item.slice_no),
+            str(item.test_count),
+            f"[{style}]{item.status}[/]",
+            item.remote_task_id or "",
+            str(item.attempts),
+            item.updated_at.strftime("%H:%M:%S"),
+            _short(item.last_error),
+        )
+    where = " · ".join(part for part in (job.project, f"build {job.build}" if job.build else None) if part)
+    header = f"{job_line(job)}\n{where} · release {job.release or '-'} · log {detail.log_path}"
+    return Panel(Group(header, slices), title=f"{job.target} upload tasks", title_align="left")

@@ -1,0 +1,1 @@
+"""Faithful stand-ins for remote systems, for tests, demos and benchmarks (never used in production paths)."""

@@ -1,0 +1,46 @@
+"""Which targets exist and where their plug-ins live (imported only when a job needs them).
+
+A target module provides ``create_target(settings, params) -> PublishTarget``
+and may provide ``after_job(database, settings, job) -> list[str]``, run after a
+job succeeds (Octane links the backlog item there); it returns messages for
+the user. Adding a target is one line here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+from evidencehub.config import Settings
+from evidencehub.db.session import Database
+from evidencehub.errors import InputError
+from evidencehub.publish.schemas import JobOut
+from evidencehub.publish.target import PublishTarget
+
+TARGET_MODULES: dict[str, str] = {
+    "octane": "evidencehub.publish.targets.octane.plugin",
+}
+
+AfterJob = Callable[[Database, Settings, JobOut], list[str]]
+
+
+def _module(name: str) -> ModuleType:
+    path = TARGET_MODULES.get(name)
+    if path is None:
+        raise InputError(
+            f"unknown publishing target {name!r}; known targets: {', '.join(sorted(TARGET_MODULES))}",
+            details={"target": name},
+        )
+    return importlib.import_module(path)
+
+
+def build_target(name: str, settings: Settings, params: dict[str, Any]) -> PublishTarget:
+    target: PublishTarget = _module(name).create_target(settings, params)
+    return target
+
+
+def after_job_hook(name: str) -> AfterJob | None:
+    hook: AfterJob | None = getattr(_module(name), "after_job", None)
+    return hook

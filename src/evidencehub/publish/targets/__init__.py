@@ -1,0 +1,1 @@
+"""Publishing targets; each one plugs into publish.engine through the PublishTarget protocol."""

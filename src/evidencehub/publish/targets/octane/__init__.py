@@ -1,0 +1,1 @@
+"""ALM Octane target: XML converter, REST client, application modules, backlog coverage."""
