@@ -64,6 +64,9 @@ class DatabaseSettings(Section):
     max_overflow: int = Field(20, ge=0, description="Extra connections allowed above pool_size under load.")
     pool_timeout_seconds: float = Field(30.0, gt=0, description="Wait for a free connection before failing.")
     sqlite_busy_timeout_ms: int = Field(30_000, ge=0, description="SQLite: wait this long on a locked DB.")
+    sqlite_cache_mb: int = Field(
+        32, ge=1, description="SQLite page cache per connection (large ingests update big indexes)."
+    )
     echo: bool = Field(False, description="Log every SQL statement (debugging only).")
 
 

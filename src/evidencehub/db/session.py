@@ -116,6 +116,8 @@ def _configure_sqlite(engine: Engine, settings: DatabaseSettings) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(settings.sqlite_busy_timeout_ms)}")
         cursor.execute("PRAGMA temp_store=MEMORY")
+        # The default 2 MB cache thrashes when a million-row ingest updates the results indexes.
+        cursor.execute(f"PRAGMA cache_size=-{int(settings.sqlite_cache_mb) * 1024}")
         cursor.close()
 
 

@@ -153,17 +153,14 @@ class SqliteBulkWriter:
 
     def __init__(self, session: Session) -> None:
         self._connection = _driver_connection(session)
-        self._stamps: dict[dt.datetime, str | None] = {}
-
-    def _stamp(self, value: dt.datetime) -> str | None:
-        # Every test of one ingestion shares its first_seen_at: format it once.
-        stamp = self._stamps.get(value)
-        if stamp is None:
-            stamp = self._stamps[value] = _sqlite_time(value)
-        return stamp
 
     def write_tests(self, rows: Sequence[TestRow]) -> None:
-        converted = [(*row[:7], self._stamp(row[7])) for row in rows]
+        if not rows:
+            return
+        # The tests of one ingestion share one first_seen_at object: format it once.
+        shared = rows[0][7]
+        stamp = _sqlite_time(shared)
+        converted = [(*row[:7], stamp if row[7] is shared else _sqlite_time(row[7])) for row in rows]
         self._connection.executemany(self._TESTS_SQL, converted)
 
     def write_results(self, rows: Sequence[ResultRow]) -> None:

@@ -99,7 +99,8 @@ class Test(Base):
     __tablename__ = "tests"
     __test__ = False
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # BigIntKey: on SQLite the hash id becomes the rowid itself (one B-tree fewer to update per new test).
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=False)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
     key: Mapped[str] = mapped_column(Text)
     module: Mapped[str | None] = mapped_column(String(500))

@@ -68,7 +68,10 @@ def upgrade() -> None:
     )
     op.create_table(
         "tests",
-        sa.Column("id", sa.BigInteger(), autoincrement=False, nullable=False),
+        # INTEGER on SQLite: the id is then the rowid, one B-tree instead of table + key index.
+        sa.Column(
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False
+        ),
         sa.Column("project_id", sa.Integer(), nullable=False),
         sa.Column("key", sa.Text(), nullable=False),
         sa.Column("module", sa.String(length=500), nullable=True),
