@@ -5,7 +5,7 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evidencehub.results.identity import test_id, test_key
+from evidencehub.results.identity import test_id, test_id_maker, test_key
 from evidencehub.results.merge import merge_repeated
 from evidencehub.results.parsers.base import ParsedCase
 from evidencehub.results.seen import SeenFilter
@@ -27,6 +27,11 @@ def test_id_is_a_stable_signed_64_bit_value(project: int, key: str) -> None:
     first = test_id(project, key)
     assert first == test_id(project, key)
     assert -(2**63) <= first < 2**63
+
+
+@given(st.integers(min_value=1, max_value=2**31), st.text(min_size=1))
+def test_id_maker_gives_the_same_ids_as_test_id(project: int, key: str) -> None:
+    assert test_id_maker(project)(key) == test_id(project, key)
 
 
 def test_id_differs_between_projects_and_keys() -> None:

@@ -171,6 +171,50 @@ def test_repeated_testcases_across_files_and_batches_merge_into_one_result(
     assert sorted(attempt["status"] for attempt in t1.attempts or []) == ["failed", "passed"]
 
 
+def test_repeats_within_one_batch_keep_every_field_of_the_result_that_counts(
+    database: Database, settings: Settings, tmp_path: Path
+) -> None:
+    # Both reports of t1 sit in the same pending batch: the merge works on the rows built for the first.
+    path = _write(
+        tmp_path / "repeat.xml",
+        """<testsuite name="s">
+  <testcase classname="c" name="t1" time="0.5" file="tests/test_c.py">
+    <properties><property name="owner" value="api"/></properties>
+    <system-out>first run</system-out>
+  </testcase>
+  <testcase classname="c" name="t2" time="1"/>
+  <testcase classname="c" name="t1" time="0.75" file="tests/test_c.py">
+    <error message="boom" type="RuntimeError">Traceback: boom</error>
+    <system-err>second run</system-err>
+  </testcase>
+  <testcase classname="c" name="t1" time="0.25"><skipped message="later"/></testcase>
+</testsuite>""",
+    )
+    outcome = ingest(database, settings, _request(path))
+    assert outcome.run is not None
+    totals = outcome.run.totals
+    assert (totals.tests, totals.passed, totals.errors, totals.skipped, totals.flaky) == (2, 1, 1, 0, 1)
+    with database.session() as session:
+        t1 = session.execute(
+            select(Result).join(Test, Test.id == Result.test_id).where(Test.name == "t1")
+        ).scalar_one()
+        test = session.get(Test, t1.test_id)
+        assert test is not None
+        assert (test.classname, test.file) == ("c", "tests/test_c.py")
+    assert (t1.status, t1.failure_type, t1.message, t1.trace) == (
+        "error",
+        "RuntimeError",
+        "boom",
+        "Traceback: boom",
+    )
+    assert (t1.duration_ms, t1.stdout, t1.stderr, t1.properties) == (750.0, None, "second run", None)
+    assert t1.flaky is True
+    assert sorted((attempt["status"], attempt.get("duration_ms")) for attempt in t1.attempts or []) == [
+        ("passed", 500.0),
+        ("skipped", 250.0),
+    ]
+
+
 def test_build_in_another_release_is_a_conflict(
     database: Database, settings: Settings, tmp_path: Path
 ) -> None:

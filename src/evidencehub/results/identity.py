@@ -8,6 +8,7 @@ probability of about 3e-8.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from hashlib import blake2b
 
 KEY_SEPARATOR = "::"
@@ -27,5 +28,17 @@ def test_id(project_id: int, key: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+def test_id_maker(project_id: int) -> Callable[[str], int]:
+    """``test_id`` for one project, with the project part encoded once (ingestion calls it per case)."""
+    prefix = f"{project_id}\x00".encode()
+
+    def make(key: str) -> int:
+        digest = blake2b(prefix + key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+        return int.from_bytes(digest, "big", signed=True)
+
+    return make
+
+
 test_key.__test__ = False  # type: ignore[attr-defined]  # not pytest tests, despite the names
 test_id.__test__ = False  # type: ignore[attr-defined]
+test_id_maker.__test__ = False  # type: ignore[attr-defined]

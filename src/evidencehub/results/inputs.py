@@ -92,6 +92,10 @@ class InputSource:
         decompressed = gzip.GzipFile(fileobj=io.BufferedReader(counting), mode="rb")
         return BoundedReader(decompressed, limit=max_bytes, source=self.name, on_read=None)  # type: ignore[arg-type]
 
+    def open_stored(self) -> BinaryIO:
+        """The file's bytes as stored (still compressed when it is): what the checksum covers."""
+        return self._open_raw()
+
     def sha256(self) -> str:
         """Checksum of the stored bytes (re-ingesting the same file is detected by it)."""
         return self._hash_raw()

@@ -117,7 +117,9 @@ class Result(Base):
     __table_args__ = (
         # One result per test and run; also serves "this test over time".
         UniqueConstraint("test_id", "run_id"),
-        Index("ix_results_run_id_status", "run_id", "status"),
+        # A run's results by status in id order (the keyset-paged, filtered listing): on PostgreSQL
+        # the id must be in the index to avoid sorting every match; SQLite appends the rowid anyway.
+        Index("ix_results_run_id_status_id", "run_id", "status", "id"),
         CheckConstraint("status IN ('passed', 'failed', 'error', 'skipped')", name="status_known"),
     )
 

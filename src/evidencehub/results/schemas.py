@@ -94,6 +94,21 @@ class BuildOut(BaseModel):
     created_at: dt.datetime
 
 
+class BuildTrendPoint(BaseModel):
+    """One build's totals summed over its runs: a point of a project's trend charts."""
+
+    build_id: int
+    build: str
+    release: str | None
+    created_at: dt.datetime
+    runs: int
+    tests: int
+    passed: int
+    failed: int  # failures and errors
+    skipped: int
+    duration_ms: float
+
+
 @dataclass(frozen=True, slots=True)
 class ResultExport:
     """Everything a publishing target needs about one stored result, in a stable order by ``id``.

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from evidencehub.errors import InputError, NotFoundError
@@ -15,6 +15,7 @@ from evidencehub.orgs.model import Organization
 from evidencehub.results.model import Build, Project, Result, RunSource, Test, TestRun
 from evidencehub.results.schemas import (
     BuildOut,
+    BuildTrendPoint,
     ProjectOut,
     ResultExport,
     ResultOut,
@@ -69,6 +70,23 @@ def run_summary(session: Session, run_id: int, *, organization_id: int | None = 
         raise NotFoundError(f"run {run_id} does not exist", details={"run": run_id})
     run, build, project = row
     return _summary(run, build, project, run.sources)
+
+
+def build_with_runs(session: Session, build_id: int) -> tuple[BuildOut, list[RunSummary]]:
+    """The build and its runs (with their source files), oldest first; NotFoundError when absent."""
+    row = session.execute(
+        select(Build, Project).join(Project, Project.id == Build.project_id).where(Build.id == build_id)
+    ).one_or_none()
+    if row is None:
+        raise NotFoundError(f"build {build_id} does not exist", details={"build": build_id})
+    build, project = row
+    runs = session.scalars(
+        select(TestRun)
+        .where(TestRun.build_id == build_id)
+        .order_by(TestRun.id)
+        .options(selectinload(TestRun.sources))
+    ).all()
+    return _build_out(build, project), [_summary(run, build, project, run.sources) for run in runs]
 
 
 @dataclass(frozen=True)
@@ -223,6 +241,59 @@ def get_build(session: Session, organization_id: int, build_id: int) -> BuildOut
     if row is None:
         raise NotFoundError(f"build {build_id} does not exist", details={"build": build_id})
     return _build_out(row[0], row[1])
+
+
+def build_trend(
+    session: Session, organization_id: int, project_id: int, *, limit: int = 30
+) -> list[BuildTrendPoint]:
+    """The project's newest ``limit`` builds with runs, oldest first, each with its runs' totals summed."""
+    if not 1 <= limit <= 1000:
+        raise InputError("limit must be between 1 and 1000", details={"parameter": "limit"})
+    rows = session.execute(
+        select(
+            Build.id,
+            Build.name,
+            Build.release,
+            Build.created_at,
+            func.count(TestRun.id),
+            func.sum(TestRun.tests),
+            func.sum(TestRun.passed),
+            func.sum(TestRun.failures + TestRun.errors),
+            func.sum(TestRun.skipped),
+            func.sum(TestRun.duration_ms),
+        )
+        .join(TestRun, TestRun.build_id == Build.id)
+        .join(Project, Project.id == Build.project_id)
+        .where(Build.project_id == project_id, Project.organization_id == organization_id)
+        .group_by(Build.id, Build.name, Build.release, Build.created_at)
+        .order_by(Build.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        BuildTrendPoint(
+            build_id=row[0],
+            build=row[1],
+            release=row[2],
+            created_at=row[3],
+            runs=row[4],
+            tests=int(row[5] or 0),
+            passed=int(row[6] or 0),
+            failed=int(row[7] or 0),
+            skipped=int(row[8] or 0),
+            duration_ms=float(row[9] or 0.0),
+        )
+        for row in reversed(rows)
+    ]
+
+
+def result_traces(session: Session, run_id: int, result_ids: Sequence[int]) -> dict[int, str | None]:
+    """Stack traces of some results of one run (the dashboard shows them beside each failure)."""
+    if not result_ids:
+        return {}
+    rows = session.execute(
+        select(Result.id, Result.trace).where(Result.run_id == run_id, Result.id.in_(list(result_ids)))
+    ).all()
+    return {row[0]: row[1] for row in rows}
 
 
 @dataclass(frozen=True)
@@ -392,3 +463,43 @@ def project_ids_of_runs(session: Session, run_ids: Sequence[int]) -> list[int]:
         .order_by(Build.project_id)
     )
     return list(session.scalars(query).all())
+
+
+def find_build(session: Session, organization_id: int, *, project: str, build: str) -> BuildOut:
+    """A build by project key and build name; NotFoundError naming which of the two is missing."""
+    project_row = session.scalar(
+        select(Project).where(Project.organization_id == organization_id, Project.key == project)
+    )
+    if project_row is None:
+        raise NotFoundError(f"project '{project}' does not exist", details={"project": project})
+    build_row = session.scalar(select(Build).where(Build.project_id == project_row.id, Build.name == build))
+    if build_row is None:
+        raise NotFoundError(
+            f"build '{build}' of project '{project}' does not exist",
+            details={"project": project, "build": build},
+        )
+    return _build_out(build_row, project_row)
+
+
+@dataclass(frozen=True)
+class ResultExtras:
+    """What some targets attach beyond :class:`ResultExport`: properties and captured output."""
+
+    properties: dict[str, Any]
+    stdout: str | None
+    stderr: str | None
+
+
+def export_extras(session: Session, result_ids: Sequence[int]) -> dict[int, ResultExtras]:
+    """Properties, stdout and stderr of the results (not in export_results: most targets skip them)."""
+    if not result_ids:
+        return {}
+    rows = session.execute(
+        select(Result.id, Result.properties, Result.stdout, Result.stderr).where(
+            Result.id.in_(list(result_ids))
+        )
+    ).all()
+    return {
+        row.id: ResultExtras(properties=dict(row.properties or {}), stdout=row.stdout, stderr=row.stderr)
+        for row in rows
+    }

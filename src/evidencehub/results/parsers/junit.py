@@ -202,10 +202,12 @@ def _read_extra_attributes(
     return None if status is None else (status, elem.get("result"))
 
 
-def _read_children(ctx: ParseContext, elem: etree._Element, case: ParsedCase, depth: int) -> None:
+# Runs for nearly every testcase: the common children (a leaf <system-out>, <failure>) are handled inline.
+def _read_children(ctx: ParseContext, elem: etree._Element, case: ParsedCase, depth: int) -> None:  # noqa: PLR0912
     """Results, outputs, properties and reruns inside one testcase."""
     limits = ctx.limits
     max_field = limits.max_field_chars
+    max_output = limits.max_output_chars
     children_too_deep = depth + 1 > limits.max_depth
     retries: list[Attempt] = []
     for child in elem:
@@ -213,21 +215,29 @@ def _read_children(ctx: ParseContext, elem: etree._Element, case: ParsedCase, de
         if not isinstance(raw_tag, str):
             continue  # an entity reference: left as it is, never expanded
         tag = raw_tag.rpartition("}")[2] if raw_tag[0] == "{" else raw_tag
-        if children_too_deep or len(child):
+        # Most children are a leaf <system-out> or <failure>: their text is .text, no walk needed.
+        nested = len(child)
+        if nested or children_too_deep:
             safexml.check_depth(child, depth + 1, limits, ctx.name)
+        value = safexml.text(child) if nested else child.text
+        if tag == "system-out":
+            if case.stdout is not None:
+                case.stdout = _join_output(ctx, case.stdout, value)
+            elif value and len(value) <= max_output and not value.isspace():
+                case.stdout = value  # what ctx.output would return, without the call
+            else:
+                case.stdout = ctx.output(value)
+            continue
         status = _RESULT_TAGS.get(tag)
         if status is not None:
             failure_type = child.get("type")
             message = child.get("message")
-            trace = safexml.text(child)
-            for value, what in ((failure_type, "type"), (message, "message"), (trace, "text")):
-                if value is not None and len(value) > max_field:
-                    raise ctx.too_long(f"{tag} {what}", line_of(child), len(value))
-            case.add_result(status, failure_type=failure_type, message=message, trace=trace)
-        elif tag == "system-out":
-            case.stdout = _join_output(ctx, case.stdout, safexml.text(child))
+            for field, what in ((failure_type, "type"), (message, "message"), (value, "text")):
+                if field is not None and len(field) > max_field:
+                    raise ctx.too_long(f"{tag} {what}", line_of(child), len(field))
+            case.add_result(status, failure_type=failure_type, message=message, trace=value)
         elif tag == "system-err":
-            case.stderr = _join_output(ctx, case.stderr, safexml.text(child))
+            case.stderr = _join_output(ctx, case.stderr, value)
         elif tag == "properties":
             case.properties = _properties(ctx, child, case.properties)
         elif tag in _RETRY_TAGS:
