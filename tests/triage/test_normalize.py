@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
-from hypothesis import given
+import pytest
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from evidencehub.triage import normalize as normalize_module
 from evidencehub.triage.fingerprint import cluster_key, fingerprint
 from evidencehub.triage.normalize import exception_type, mask, normalize
 
@@ -119,3 +122,87 @@ def test_different_errors_have_different_fingerprints_and_keys_are_per_project()
     assert cluster_key(1, refused) != cluster_key(2, refused)
     assert cluster_key(1, refused) == cluster_key(1, refused)
     assert cluster_key(1, refused).startswith("c") and len(cluster_key(1, refused)) == 13
+
+
+# Pieces of log lines where the masks and the line analysis disagree most easily: separators, hex
+# letters, "0x", HTTP statuses, frames, ports, temporary paths. "#" stands for one digit.
+_PIECES = (
+    "#", "##", "###", "####", "0x", "x", "a", "f", "E", "e", "Z", "T", "D", " ", ":", "-", "_", ".",
+    "@", "[", "]", ", ", "/tmp/", "localhost", ".svc", "HTTP ", "status ", "code ", "at ",
+    'File "t_#.py", line ', ", in f", "(Foo#Test.java:", ")", "Error: ", "job-", "ab",
+)  # fmt: skip
+_PATTERNS = [pattern for _, pattern, _ in normalize_module._MASKS] + [
+    normalize_module._HTTP_STATUS,
+    normalize_module._PY_FRAME,
+    normalize_module._PYTEST_FRAME,
+    normalize_module._JAVA_FRAME,
+    normalize_module._GENERIC_LINE_NUMBER,
+    normalize_module._EXCEPTION_HEAD,
+]
+_lines = st.one_of(
+    st.lists(st.sampled_from(_PIECES), min_size=1, max_size=24).map(
+        lambda pieces: "".join(pieces).replace("#", "7")
+    ),
+    st.tuples(
+        st.text(max_size=20), st.sampled_from(_PATTERNS).flatmap(st.from_regex), st.text(max_size=20)
+    ).map("".join),
+    st.text(max_size=200),
+)
+
+
+@st.composite
+def _same_shape_lines(draw: st.DrawFn) -> tuple[str, str]:
+    """A line and the line with each ASCII digit replaced by one of the same shape (as the cache maps)."""
+    first = draw(_lines)
+    coarse = normalize_module._shape_key(first).startswith("c")
+    second: list[str] = []
+    for character in first:
+        same = [
+            digit
+            for digit in "0123456789"
+            if coarse
+            or digit.translate(normalize_module._SHAPE) == character.translate(normalize_module._SHAPE)
+        ]
+        second.append(draw(st.sampled_from(same)) if character in "0123456789" else character)
+    return first, "".join(second)
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@example(("exit code 611", "exit code 511"))
+@example(("0xdeadbeef", "1xdeadbeef"))
+@example(("Status 611", "Status 511"))
+@given(_same_shape_lines())
+def test_a_line_shares_the_analysis_of_a_line_of_the_same_shape_only_when_it_is_the_same(
+    lines: tuple[str, str],
+) -> None:
+    for first, second in (lines, lines[::-1]):
+        normalize_module._line_cache.clear()
+        normalize_module._shape_cache.clear()
+        normalize_module._line(first)
+        assert normalize_module._line(second) == normalize_module._analyse_line(second)
+
+
+def _masked_in_turn(text: str) -> str:
+    expected = text
+    for _, pattern, replacement in normalize_module._MASKS:
+        expected = pattern.sub(replacement, expected)
+    if normalize_module._DIGIT.search(text) is None:
+        expected = normalize_module._TMP_PATH.sub("<TMP>", text)
+    return expected
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@example("Object@1b6d3586 at 2024-01-02T10:00:00Z from [::1]:8080 and 10.0.0.1:5432")
+@given(_lines)
+def test_guarded_masks_mask_as_every_mask_applied_in_turn(text: str) -> None:
+    assert mask(text) == _masked_in_turn(text)
+
+
+@pytest.mark.parametrize("pattern", _PATTERNS, ids=lambda pattern: pattern.pattern[:24])
+@settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_guarded_masks_agree_on_text_each_pattern_matches(
+    pattern: re.Pattern[str], data: st.DataObject
+) -> None:
+    text = data.draw(st.from_regex(pattern))
+    assert mask(text) == _masked_in_turn(text)

@@ -112,17 +112,32 @@ class ClusterResolver:
         pending = sorted(fingerprints)
         for start in range(0, len(pending), _LOOKUP_CHUNK):
             chunk = pending[start : start + _LOOKUP_CHUNK]
+            # Columns, not ORM objects: a run's thousands of fingerprints map to a few clusters, and
+            # loading entities costs more than the lookup itself.
             rows = self._session.execute(
-                select(ClusterFingerprint.fingerprint, ErrorCluster)
+                select(
+                    ClusterFingerprint.fingerprint,
+                    ErrorCluster.id,
+                    ErrorCluster.key,
+                    ErrorCluster.first_run_id,
+                    ErrorCluster.category,
+                    ErrorCluster.issue,
+                    ErrorCluster.comment,
+                    ErrorCluster.decided_by,
+                    ErrorCluster.decided_at,
+                )
                 .join(ErrorCluster, ErrorCluster.id == ClusterFingerprint.cluster_id)
                 .where(
                     ClusterFingerprint.project_id == self._project_id,
                     ClusterFingerprint.fingerprint.in_(chunk),
                 )
             ).all()
-            for fingerprint, cluster in rows:
-                self._by_fingerprint[fingerprint] = cluster.id
-                self._clusters.setdefault(cluster.id, _ref(cluster))
+            for fingerprint, cluster_id, key, first_run, category, issue, comment, by, at in rows:
+                self._by_fingerprint[fingerprint] = cluster_id
+                if cluster_id not in self._clusters:
+                    self._clusters[cluster_id] = ClusterRef(
+                        cluster_id, key, first_run, category, issue, comment, by, at
+                    )
 
     def _candidates_for(self, exception: str) -> _Candidates:
         candidates = self._candidates.get(exception)

@@ -42,8 +42,14 @@ def cluster_text(signature: Signature) -> str:
 
 def fingerprint(signature: Signature) -> str:
     """A 16-hex-digit hash of the exception type and the cluster text, the same in every run."""
-    text = f"{signature.exception}\x00{cluster_text(signature)}"
-    return sha1(text.encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest()[:16]
+    return fingerprint_of(signature.exception, cluster_text(signature))
+
+
+def fingerprint_of(exception: str, text: str) -> str:
+    """:func:`fingerprint` from the exception type and an already computed :func:`cluster_text`."""
+    return sha1(f"{exception}\x00{text}".encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest()[
+        :16
+    ]
 
 
 def cluster_key(project_id: int, first_fingerprint: str) -> str:

@@ -140,6 +140,39 @@ def _summary(
     )
 
 
+def failure_out(
+    analysis: FailureAnalysis,
+    result_status: str,
+    failure_type: str | None,
+    message: str | None,
+    test: Test,
+    cluster_key: str,
+) -> FailureOut:
+    """A stored analysis with its result and test, as reports and the API show it."""
+    return FailureOut(
+        id=analysis.result_id,
+        test_id=test.id,
+        classname=test.classname,
+        name=test.name,
+        status=result_status,
+        category=Category(analysis.category),
+        source=Source(analysis.source),
+        confidence=round(analysis.confidence, 3),
+        cluster=cluster_key,
+        issue=analysis.issue,
+        explanation=analysis.explanation,
+        flaky=analysis.flaky,
+        new=analysis.new,
+        regression=analysis.regression,
+        flaky_score=analysis.flaky_score,
+        rule=analysis.rule,
+        exception=failure_type,
+        message=_preview(message),
+        decided_by=analysis.decided_by,
+        comment=analysis.comment,
+    )
+
+
 def build_report(
     session: Session, run: TestRun, build: Build, project: Project, *, count_flaky_as_product_bugs: bool
 ) -> TriageReport:
@@ -154,30 +187,7 @@ def build_report(
     failures: list[FailureOut] = []
     tallies: dict[int, _ClusterTally] = {}
     for analysis, result_status, failure_type, message, test, cluster in rows:
-        failures.append(
-            FailureOut(
-                id=analysis.result_id,
-                test_id=test.id,
-                classname=test.classname,
-                name=test.name,
-                status=result_status,
-                category=Category(analysis.category),
-                source=Source(analysis.source),
-                confidence=round(analysis.confidence, 3),
-                cluster=cluster.key,
-                issue=analysis.issue,
-                explanation=analysis.explanation,
-                flaky=analysis.flaky,
-                new=analysis.new,
-                regression=analysis.regression,
-                flaky_score=analysis.flaky_score,
-                rule=analysis.rule,
-                exception=failure_type,
-                message=_preview(message),
-                decided_by=analysis.decided_by,
-                comment=analysis.comment,
-            )
-        )
+        failures.append(failure_out(analysis, result_status, failure_type, message, test, cluster.key))
         tally = tallies.setdefault(cluster.id, _ClusterTally(cluster))
         tally.failures += 1
         tally.tests.add(test.id)

@@ -93,6 +93,9 @@ class TriageOutcome(BaseModel):
     index_documents: int  # unique decided errors the history compared against
     seconds: float
     phases: dict[str, float] = {}  # seconds per phase: normalize, cluster, flags, history, decide, write
+    cpu_phases: dict[
+        str, float
+    ] = {}  # CPU seconds of this thread per phase (wall time lies on a busy machine)
 
 
 class DecisionOut(BaseModel):
@@ -148,3 +151,46 @@ class RuleOut(BaseModel):
 class RulesCheck(BaseModel):
     file: str
     rules: list[RuleOut]
+
+
+class ClusterExample(BaseModel):
+    """The first failure of a cluster in a run: what the error looks like in full."""
+
+    failure: int  # the result id
+    test: str  # the test's key
+    message: str | None
+    trace: str | None
+
+
+class RunClusterOut(ClusterOut):
+    """A cluster as listed for a run: with why it got its category and an example failure."""
+
+    explanation: str
+    example: ClusterExample | None
+
+
+class FailureDetail(FailureOut):
+    """One failure in full: message and trace, the run it belongs to, its test's history, its decisions."""
+
+    run: int
+    project: str
+    build: str
+    full_message: str | None
+    trace: str | None
+    duration_ms: float | None
+    history: list[HistoryPoint]  # the test's last results, oldest first
+    decisions: list[DecisionOut]  # of this failure and of its cluster, newest first
+
+
+class RunTriageOut(BaseModel):
+    """A run's triage at a glance; its failures and clusters are listed (and paged) separately."""
+
+    run: int
+    project_id: int
+    project: str
+    build: str
+    release: str | None
+    environment: str | None
+    branch: str | None
+    summary: TriageSummary
+    triaged: TriageOutcome | None = None  # what this request's triage pass did, when it made one

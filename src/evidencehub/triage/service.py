@@ -19,6 +19,7 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from evidencehub.auth.audit import EventOrigin, record_event
 from evidencehub.config import Settings, TriageSettings
 from evidencehub.db.base import utcnow
 from evidencehub.db.session import Database
@@ -30,8 +31,14 @@ from evidencehub.triage import flaky as flaky_history
 from evidencehub.triage.categories import Category, Source, parse_category
 from evidencehub.triage.classify import Policy, decide, flaky_note
 from evidencehub.triage.clusters import ClusterResolver, refresh_cluster_stats
-from evidencehub.triage.fingerprint import cluster_text, fingerprint
-from evidencehub.triage.learning import DecidedFailure, IndexCache, LearnedIndex, MatchParameters
+from evidencehub.triage.fingerprint import cluster_text, fingerprint_of
+from evidencehub.triage.learning import (
+    DecidedFailure,
+    HistoryMatch,
+    IndexCache,
+    LearnedIndex,
+    MatchParameters,
+)
 from evidencehub.triage.model import ErrorCluster, FailureAnalysis, TriageDecision
 from evidencehub.triage.normalize import normalize
 from evidencehub.triage.report_data import build_report
@@ -337,13 +344,15 @@ def triage_run(
         previous = _previous_run_id(session, context)
         analysed = 0
         phases: dict[str, float] = {}
+        cpu_phases: dict[str, float] = {}
         for rows in _failure_batches(session, run_id, options.batch_size, human):
+            clock = _Phases(phases, cpu_phases)
             analysed += _triage_batch(
-                session, context, rows, resolver, index, policy, parameters, options, window, previous, phases
+                session, context, rows, resolver, index, policy, parameters, options, window, previous, clock
             )
-        mark = time.perf_counter()
+        clock = _Phases(phases, cpu_phases)
         refresh_cluster_stats(session, resolver.touched, run_id=run_id, seen_at=context.seen_at)
-        phases["write"] = phases.get("write", 0.0) + time.perf_counter() - mark
+        clock.done("write")
     seconds = round(time.perf_counter() - started, 3)
     log.info("run triaged", run=run_id, failures=failures, analysed=analysed, seconds=seconds)
     return TriageOutcome(
@@ -355,20 +364,24 @@ def triage_run(
         index_documents=index.documents if index else 0,
         seconds=seconds,
         phases={name: round(value, 3) for name, value in phases.items()},
+        cpu_phases={name: round(value, 3) for name, value in cpu_phases.items()},
     )
 
 
 class _Phases:
-    """Adds the time since the last mark to a named phase."""
+    """Adds the time (wall and this thread's CPU) since the last mark to a named phase."""
 
-    def __init__(self, totals: dict[str, float]) -> None:
+    def __init__(self, totals: dict[str, float], cpu_totals: dict[str, float]) -> None:
         self._totals = totals
+        self._cpu_totals = cpu_totals
         self._mark = time.perf_counter()
+        self._cpu_mark = time.thread_time()
 
     def done(self, phase: str) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.thread_time()
         self._totals[phase] = self._totals.get(phase, 0.0) + now - self._mark
-        self._mark = now
+        self._cpu_totals[phase] = self._cpu_totals.get(phase, 0.0) + cpu - self._cpu_mark
+        self._mark, self._cpu_mark = now, cpu
 
 
 def _triage_batch(
@@ -382,16 +395,18 @@ def _triage_batch(
     options: TriageSettings,
     window: list[int],
     previous_run: int | None,
-    phases: dict[str, float],
+    clock: _Phases,
 ) -> int:
-    clock = _Phases(phases)
     signatures = [normalize(failure_type=row[3], message=row[4], trace=row[5]) for row in rows]
-    fingerprints = [fingerprint(signature) for signature in signatures]
+    texts = [cluster_text(signature) for signature in signatures]
+    fingerprints = [
+        fingerprint_of(signature.exception, text) for signature, text in zip(signatures, texts, strict=True)
+    ]
     clock.done("normalize")
     cluster_ids = resolver.resolve(
         [
-            (print_, signature.exception, cluster_text(signature))
-            for print_, signature in zip(fingerprints, signatures, strict=True)
+            (print_, signature.exception, text)
+            for print_, signature, text in zip(fingerprints, signatures, texts, strict=True)
         ]
     )
     clock.done("cluster")
@@ -401,7 +416,17 @@ def _triage_batch(
     passed_before = _passed_in(session, previous_run, unique_tests)
     clock.done("flags")
     documents = [signature.document[:MAX_DOCUMENT_CHARS] for signature in signatures]
-    matches = index.match(documents, test_ids, parameters) if index is not None else [None] * len(rows)
+    matches: list[HistoryMatch | None] = [None] * len(rows)
+    if index is not None:
+        # A person's decision for the cluster wins over history (see classify.decide), so only the
+        # failures of undecided clusters are looked up: most failures of a run are recurring errors
+        # people already decided.
+        asked = [
+            n for n, cluster_id in enumerate(cluster_ids) if resolver.cluster(cluster_id).category is None
+        ]
+        found = index.match([documents[n] for n in asked], [test_ids[n] for n in asked], parameters)
+        for n, match in zip(asked, found, strict=True):
+            matches[n] = match
     names = _test_labels(session, {match.closest.test_id for match in matches if match is not None})
     clock.done("history")
     now = utcnow()
@@ -480,7 +505,13 @@ def triage_report(
 # --- decisions -----------------------------------------------------------------------------------
 
 
+def _refuse_nul(value: str | None, parameter: str) -> None:
+    if value is not None and "\x00" in value:
+        raise InputError(f"the {parameter} holds a NUL character", details={"parameter": parameter})
+
+
 def _clean_issue(issue: str | None) -> str | None:
+    _refuse_nul(issue, "issue")
     if issue is None or not issue.strip():
         return None
     issue = issue.strip()
@@ -513,10 +544,15 @@ def decide_failure(
     issue: str | None = None,
     comment: str | None = None,
     organization_id: int | None = None,
+    origin: EventOrigin | None = None,
 ) -> DecisionOut:
-    """A person decides one failure. It is never re-decided automatically and trains the history."""
+    """A person decides one failure. It is never re-decided automatically and trains the history.
+
+    With ``origin`` the decision is also recorded in the security audit log, in the same transaction.
+    """
     chosen = parse_category(category) if isinstance(category, str) else category
     issue = _clean_issue(issue)
+    _refuse_nul(comment, "comment")
     actor = _clean_actor(actor)
     with database.session() as session:
         analysis = _analysis_for(session, result_id, organization_id)
@@ -560,7 +596,9 @@ def decide_failure(
         session.add(decision)
         session.flush()
         forget_learned_index(session, analysis.project_id)
-        return _decision_out(decision, cluster_key, failures_updated=1)
+        out = _decision_out(decision, cluster_key, failures_updated=1)
+        _record_decision(session, origin, out, previous)
+        return out
 
 
 def decide_cluster(
@@ -573,13 +611,16 @@ def decide_cluster(
     comment: str | None = None,
     project: str | None = None,
     organization_id: int | None = None,
+    origin: EventOrigin | None = None,
 ) -> DecisionOut:
     """A person decides a whole cluster: every failure of it, now and in later runs.
 
-    Failures a person decided one by one keep their own decision.
+    Failures a person decided one by one keep their own decision. With ``origin``
+    the decision is also recorded in the security audit log, in the same transaction.
     """
     chosen = parse_category(category) if isinstance(category, str) else category
     issue = _clean_issue(issue)
+    _refuse_nul(comment, "comment")
     actor = _clean_actor(actor)
     with database.session() as session:
         cluster = _find_cluster(session, cluster_key, project, organization_id)
@@ -622,12 +663,39 @@ def decide_cluster(
         session.add(decision)
         session.flush()
         forget_learned_index(session, cluster.project_id)
-        return _decision_out(
-            decision, cluster.key, failures_updated=int(getattr(updated, "rowcount", 0) or 0)
-        )
+        out = _decision_out(decision, cluster.key, failures_updated=int(getattr(updated, "rowcount", 0) or 0))
+        _record_decision(session, origin, out, previous)
+        return out
+
+
+def _record_decision(
+    session: Session, origin: EventOrigin | None, decision: DecisionOut, previous: str | None
+) -> None:
+    if origin is None:
+        return
+    record_event(
+        session,
+        "triage_decision",
+        organization_id=origin.organization_id,
+        user_id=origin.user_id,
+        api_token_id=origin.api_token_id,
+        ip=origin.ip,
+        subject=f"failure {decision.result_id}"
+        if decision.scope == "failure"
+        else f"cluster {decision.cluster}",
+        details={
+            "decision": decision.id,
+            "category": decision.category.value,
+            "previous_category": previous,
+            "issue": decision.issue,
+            "failures_updated": decision.failures_updated,
+            "actor": decision.actor,
+        },
+    )
 
 
 def _clean_actor(actor: str) -> str:
+    _refuse_nul(actor, "actor")
     actor = actor.strip()
     if not actor:
         raise InputError(
@@ -649,6 +717,11 @@ def _decision_out(decision: TriageDecision, cluster_key: str | None, *, failures
         result_id=decision.result_id,
         failures_updated=failures_updated,
     )
+
+
+def decision_out(decision: TriageDecision, cluster_key: str | None) -> DecisionOut:
+    """A stored decision as listed (``failures_updated`` is only known when it is made)."""
+    return _decision_out(decision, cluster_key, failures_updated=0)
 
 
 def _analysis_for(session: Session, result_id: int, organization_id: int | None) -> FailureAnalysis | None:
@@ -720,16 +793,21 @@ def project_id_for(session: Session, project: str, organization_id: int | None) 
     return ids[0]
 
 
-def decisions(session: Session, *, project_id: int, limit: int = 100) -> list[DecisionOut]:
-    """The project's decision history, newest first."""
-    rows = session.execute(
+def decisions(
+    session: Session, *, project_id: int, limit: int = 100, before_id: int | None = None
+) -> list[DecisionOut]:
+    """The project's decision history, newest first, keyset-paged by ``before_id``."""
+    query = (
         select(TriageDecision, ErrorCluster.key)
         .outerjoin(ErrorCluster, ErrorCluster.id == TriageDecision.cluster_id)
         .where(TriageDecision.project_id == project_id)
         .order_by(TriageDecision.id.desc())
         .limit(limit)
-    ).all()
-    return [_decision_out(decision, key, failures_updated=0) for decision, key in rows]
+    )
+    if before_id is not None:
+        query = query.where(TriageDecision.id < before_id)
+    rows = session.execute(query).all()
+    return [decision_out(decision, key) for decision, key in rows]
 
 
 # --- clusters, flaky tests, history --------------------------------------------------------------
