@@ -20,7 +20,14 @@ def _labels(document: object) -> dict[str, object]:
 
 
 def test_every_source_module_registers_itself() -> None:
-    assert set(source_formats()) == {"jira_json", "xray_csv", "markdown", "pytest_code"}
+    assert set(source_formats()) == {
+        "jira_json",
+        "xray_csv",
+        "markdown",
+        "pytest_code",
+        "xray_server_json",
+        "xray_cloud_graphql",
+    }
 
 
 def test_pytest_docstring_sections_and_xray_marker() -> None:

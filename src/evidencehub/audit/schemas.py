@@ -191,3 +191,47 @@ class AuditResult(BaseModel):
     tickets: list[TicketAudit]
     summary: AuditSummary
     report_id: int | None = None
+
+
+class StoredReport(BaseModel):
+    """A stored audit report, its summary in one language."""
+
+    id: int
+    project: str
+    created_at: dt.datetime
+    created_by: str | None
+    rubric: str
+    rubric_version: str
+    sources: list[str]
+    tickets: int
+    average_score: float
+    summary: AuditSummary
+
+
+class StoredTicket(BaseModel):
+    """One ticket of a stored report: score, findings and filled template in one language."""
+
+    id: int
+    report_id: int
+    key: str | None
+    summary: str | None
+    score: float
+    audit: TicketAudit
+    template: str | None
+
+
+class TicketScore(BaseModel):
+    """A ticket's line in a stored report: its score and how many fields are missing or insufficient."""
+
+    id: int
+    key: str | None
+    summary: str | None
+    score: float
+    missing: int
+    insufficient: int
+
+
+class StoredReportDetail(StoredReport):
+    """A stored report with its tickets' scores, in the order they were read."""
+
+    ticket_scores: list[TicketScore]

@@ -38,12 +38,16 @@ from evidencehub.audit.schemas import (
     FieldCount,
     FieldFinding,
     Language,
+    StoredReport,
+    StoredReportDetail,
+    StoredTicket,
     TestCaseDocument,
     TestEvidence,
     TicketAudit,
+    TicketScore,
 )
 from evidencehub.audit.scoring import Assessment, assess
-from evidencehub.audit.sources import ReadOptions, read_documents
+from evidencehub.audit.sources import ReadOptions, read_documents, renamed, renamed_error
 from evidencehub.audit.template import render_template
 from evidencehub.config import Settings
 from evidencehub.db.session import Database
@@ -336,6 +340,8 @@ class AuditRequest:
     created_by: str | None = None
     today: dt.date | None = None
     extra_field_names: dict[str, str] = field(default_factory=dict)
+    # Path (prefix) → the name shown for it: uploads are named as the uploader named them, not by spool path.
+    source_names: dict[str, str] = field(default_factory=dict)
 
 
 def run_audit(request: AuditRequest, settings: Settings, database: Database | None) -> AuditResult:
@@ -349,11 +355,15 @@ def run_audit(request: AuditRequest, settings: Settings, database: Database | No
         max_bytes=settings.audit.max_file_mb * 1024 * 1024,
         repo=request.repo,
     )
-    documents = read_documents(request.paths, read_options, request.source_format)
-    if not documents:
-        raise InputError(
-            "no test cases found in the given files", details={"files": [str(p) for p in request.paths]}
+    shown = [_shown(str(path), request.source_names) for path in request.paths]
+    try:
+        documents = renamed(
+            read_documents(request.paths, read_options, request.source_format), request.source_names
         )
+    except InputError as exc:
+        raise renamed_error(exc, request.source_names) from exc
+    if not documents:
+        raise InputError("no test cases found in the given files", details={"files": shown})
     options = AuditOptions(rubric=rubric, repo=repo, today=request.today, fail_under=request.fail_under)
     if database is None or (not request.use_evidence and request.project is None):
         assessments = assess_documents(documents, options)
@@ -368,6 +378,13 @@ def run_audit(request: AuditRequest, settings: Settings, database: Database | No
         if request.project is not None:
             result.report_id = _store(session, request, organization_slug, assessments, options, result)
     return result
+
+
+def _shown(path: str, names: dict[str, str]) -> str:
+    for prefix, name in sorted(names.items(), key=lambda item: -len(item[0])):
+        if path.startswith(prefix):
+            return name + path[len(prefix) :]
+    return path
 
 
 def _store(
@@ -400,7 +417,7 @@ def _store(
         created_by=request.created_by,
         rubric_name=options.rubric.name,
         rubric_version=options.rubric.version,
-        sources=[str(path) for path in request.paths],
+        sources=[_shown(str(path), request.source_names) for path in request.paths],
         ticket_count=len(result.tickets),
         average_score=result.summary.average_score,
         summary={
@@ -432,30 +449,6 @@ def _store(
 # --- queries for the web API and the dashboard --------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class StoredReport:
-    id: int
-    project: str
-    created_at: dt.datetime
-    created_by: str | None
-    rubric: str
-    rubric_version: str
-    sources: list[str]
-    tickets: int
-    average_score: float
-    summary: AuditSummary
-
-
-@dataclass(frozen=True)
-class StoredTicket:
-    report_id: int
-    key: str | None
-    summary: str | None
-    score: float
-    audit: TicketAudit
-    template: str | None
-
-
 def _stored(report: AuditReport, project: Project, language: Language) -> StoredReport:
     return StoredReport(
         id=report.id,
@@ -478,11 +471,17 @@ def list_reports(
     project: str | None = None,
     language: Language = "en",
     limit: int = 50,
+    before_id: int | None = None,
 ) -> list[StoredReport]:
-    """Stored audit reports, newest first (each with its summary: distribution, most often missing…)."""
+    """Stored audit reports, newest first (each with its summary: distribution, most often missing…).
+
+    Keyset-paged by ``before_id`` (reports older than that id).
+    """
     if not 1 <= limit <= 1000:
         raise InputError("limit must be between 1 and 1000", details={"parameter": "limit"})
     query = select(AuditReport, Project).join(Project, Project.id == AuditReport.project_id)
+    if before_id is not None:
+        query = query.where(AuditReport.id < before_id)
     if organization_id is not None:
         query = query.where(AuditReport.organization_id == organization_id)
     if project is not None:
@@ -506,18 +505,66 @@ def report_tickets(
     if row is None:
         raise NotFoundError(f"audit report {report_id} does not exist", details={"report": report_id})
     report, project = row
-    tickets = [
-        StoredTicket(
-            report_id=report.id,
-            key=ticket.key,
-            summary=ticket.summary,
-            score=ticket.score,
-            audit=TicketAudit.model_validate(ticket.findings[language]),
-            template=ticket.templates.get(language),
-        )
-        for ticket in report.tickets
-    ]
+    tickets = [_stored_ticket(ticket, language) for ticket in report.tickets]
     return _stored(report, project, language), tickets
+
+
+def report_detail(
+    session: Session, report_id: int, *, organization_id: int | None = None, language: Language = "en"
+) -> StoredReportDetail:
+    """A stored report, its summary (most often missing fields…) and each ticket's score."""
+    report, tickets = report_tickets(session, report_id, organization_id=organization_id, language=language)
+    return StoredReportDetail(
+        **report.model_dump(),
+        ticket_scores=[
+            TicketScore(
+                id=ticket.id,
+                key=ticket.key,
+                summary=ticket.summary,
+                score=ticket.score,
+                missing=sum(1 for finding in ticket.audit.fields if finding.status == "missing"),
+                insufficient=sum(1 for finding in ticket.audit.fields if finding.status == "insufficient"),
+            )
+            for ticket in tickets
+        ],
+    )
+
+
+def report_ticket(
+    session: Session,
+    report_id: int,
+    ticket_id: int,
+    *,
+    organization_id: int | None = None,
+    language: Language = "en",
+) -> StoredTicket:
+    """One ticket of a stored report: its findings and filled template; NotFoundError when absent."""
+    query = (
+        select(AuditTicketRecord)
+        .join(AuditReport, AuditReport.id == AuditTicketRecord.report_id)
+        .where(AuditTicketRecord.id == ticket_id, AuditTicketRecord.report_id == report_id)
+    )
+    if organization_id is not None:
+        query = query.where(AuditReport.organization_id == organization_id)
+    ticket = session.scalar(query)
+    if ticket is None:
+        raise NotFoundError(
+            f"ticket {ticket_id} of audit report {report_id} does not exist",
+            details={"report": report_id, "ticket": ticket_id},
+        )
+    return _stored_ticket(ticket, language)
+
+
+def _stored_ticket(ticket: AuditTicketRecord, language: Language) -> StoredTicket:
+    return StoredTicket(
+        id=ticket.id,
+        report_id=ticket.report_id,
+        key=ticket.key,
+        summary=ticket.summary,
+        score=ticket.score,
+        audit=TicketAudit.model_validate(ticket.findings[language]),
+        template=ticket.templates.get(language),
+    )
 
 
 def ticket_history(
