@@ -1,4 +1,4 @@
-"""``evidencehub emulate octane``: a faithful Octane emulator in the foreground (demos, manual tests)."""
+"""``evidencehub emulate octane|xray``: emulators of the publishing targets (demos, manual tests)."""
 
 from __future__ import annotations
 
@@ -107,6 +107,88 @@ def emulate_octane(
             console.print(
                 "[yellow]no API keys configured: sign-in will refuse everyone (use --api-key ID:SECRET)[/]"
             )
+        console.file.flush()
+
+    serve_forever(config, host=host, port=port, ready=ready, log_level="warning")
+
+
+@app.command("xray")
+def emulate_xray(
+    host: Annotated[str, typer.Option(help="Address to listen on (keep it on loopback).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0 picks a free one and prints it).")] = 8091,
+    flavour: Annotated[str, typer.Option(help="server (Jira Server/DC) or cloud (Xray Cloud).")] = "server",
+    user: Annotated[
+        list[str], typer.Option("--user", help="Server: USER:PASSWORD accepted by Basic auth (repeatable).")
+    ] = [],  # noqa: B006
+    token: Annotated[
+        list[str], typer.Option("--token", help="Server: personal access token accepted (repeatable).")
+    ] = [],  # noqa: B006
+    api_key: Annotated[
+        list[str], typer.Option("--api-key", help="Cloud: CLIENT_ID:SECRET accepted (repeatable).")
+    ] = [],  # noqa: B006
+    project: Annotated[
+        list[str], typer.Option("--project", help="Known project key (repeatable; default: any).")
+    ] = [],  # noqa: B006
+    rate_limit: Annotated[
+        int | None, typer.Option(min=1, help="Requests per window per caller (Cloud Standard: 300).")
+    ] = None,
+    rate_window: Annotated[float, typer.Option(min=0.001, help="Rate-limit window in seconds.")] = 300.0,
+    token_ttl: Annotated[float, typer.Option(min=0.001, help="Cloud token lifetime in seconds.")] = 86400.0,
+    fault_500: Annotated[float, typer.Option(min=0, max=1, help="Probability of a 500.")] = 0.0,
+    fault_503: Annotated[float, typer.Option(min=0, max=1, help="Probability of a 503.")] = 0.0,
+    fault_429: Annotated[
+        float, typer.Option(min=0, max=1, help="Probability of a 429 with Retry-After.")
+    ] = 0.0,
+    latency_ms: Annotated[float, typer.Option(min=0, help="Added latency per import.")] = 0.0,
+    drop_connections: Annotated[
+        float, typer.Option(min=0, max=1, help="Probability an applied import's answer is cut off.")
+    ] = 0.0,
+    seed: Annotated[int | None, typer.Option(help="Random seed for reproducible faults.")] = None,
+) -> None:
+    """Serve a Jira Xray emulator until Ctrl-C. Read-back: GET /__emulator__/executions, …/counters."""
+    from evidencehub.emulators.xray.config import XrayEmulatorConfig, XrayFaults
+    from evidencehub.emulators.xray.runner import serve_forever
+    from evidencehub.errors import InputError
+
+    if flavour not in ("server", "cloud"):
+        raise InputError(
+            f"--flavour must be server or cloud, not {flavour!r}", details={"parameter": "flavour"}
+        )
+
+    def pairs(values: list[str], option: str) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for pair in values:
+            name, separator, secret = pair.partition(":")
+            if not separator or not name or not secret:
+                raise InputError(
+                    f"{option} {name or pair[:10]!r}…: expected NAME:SECRET", details={"parameter": option}
+                )
+            found[name] = secret
+        return found
+
+    config = XrayEmulatorConfig(
+        flavour="cloud" if flavour == "cloud" else "server",
+        users=pairs(user, "--user"),
+        tokens=list(token),
+        api_keys=pairs(api_key, "--api-key"),
+        projects=list(project) or None,
+        rate_limit_requests=rate_limit,
+        rate_limit_window_seconds=rate_window,
+        token_ttl_seconds=token_ttl,
+        faults=XrayFaults(
+            error_500=fault_500,
+            error_503=fault_503,
+            throttle_429=fault_429,
+            latency_ms=latency_ms,
+            drop_connection=drop_connections,
+            seed=seed,
+        ),
+    )
+
+    def ready(url: str) -> None:
+        console.print(f"Xray {flavour} emulator listening on {url}")
+        if not (config.users or config.tokens or config.api_keys):
+            console.print("[yellow]no credentials configured: every import will be refused (401)[/]")
         console.file.flush()
 
     serve_forever(config, host=host, port=port, ready=ready, log_level="warning")

@@ -1,4 +1,4 @@
-"""``evidencehub publish octane …`` and ``evidencehub publish --resume JOB``."""
+"""``evidencehub publish octane|xray …`` and ``evidencehub publish --resume JOB``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from evidencehub.cli.publish_view import JobProgress, interruptible, job_line
 from evidencehub.publish.schemas import JobOut, JobState
 
 app = typer.Typer(
-    help="Publish a build's evidence to a target (Octane) — or resume a job with --resume JOB.",
+    help="Publish a build's evidence to a target (Octane, Xray) — or resume a job with --resume JOB.",
     invoke_without_command=True,
 )
 
@@ -21,10 +21,10 @@ EXIT_FAILED = 6
 EXIT_CANCELLED = 130
 
 
-def _finish(job: JobOut, as_json: bool) -> None:
+def _finish(job: JobOut, as_json: bool, *, quiet: bool = False) -> None:
     if as_json:
         print_json(job)
-    else:
+    elif not quiet:
         console.print(job_line(job))
         if job.state in (JobState.FAILED.value, JobState.CANCELLED.value):
             console.print(f"resume with: evidencehub publish --resume {job.id}")
@@ -158,4 +158,84 @@ def publish_octane(
             progress=bar.update,
             on_created=created,
         )
+    _finish(final, as_json)
+
+
+@app.command("xray")
+def publish_xray(
+    ctx: typer.Context,
+    project_key: Annotated[
+        str, typer.Option("--project-key", envvar="EVIDENCEHUB_XRAY_PROJECT_KEY", help="Jira project key.")
+    ],
+    run: Annotated[list[int], typer.Option("--run", help="Run id (repeatable); or use --build.")] = [],  # noqa: B006
+    build: Annotated[
+        str | None, typer.Option(help="Publish every run of this build (with --project).")
+    ] = None,
+    project: Annotated[str | None, typer.Option(envvar="EVIDENCEHUB_PROJECT", help="Project key.")] = None,
+    test_plan: Annotated[
+        str | None, typer.Option("--test-plan", metavar="KEY", help="Test Plan the execution joins.")
+    ] = None,
+    environment: Annotated[
+        list[str],
+        typer.Option("--environment", help="Test environment (repeatable; default: the runs' environments)."),
+    ] = [],  # noqa: B006
+    cloud: Annotated[
+        bool | None, typer.Option("--cloud/--server", help="Xray Cloud or Server/DC (default xray.flavour).")
+    ] = None,
+    revision: Annotated[str | None, typer.Option(help="Source revision of the results.")] = None,
+    fix_version: Annotated[str | None, typer.Option("--fix-version", help="Jira fix version.")] = None,
+    test_execution: Annotated[
+        str | None,
+        typer.Option(
+            "--test-execution", metavar="KEY", help="Import into this Test Execution (else a new one)."
+        ),
+    ] = None,
+    job_id: Annotated[
+        str | None, typer.Option("--job-id", help="Id for the job (default: generated).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Import runs into Jira Xray as a Test Execution, in slices, tracked and resumable."""
+    from evidencehub.publish.targets.xray import service
+
+    request = service.PublishRequest(
+        project_key=project_key,
+        run_ids=run,
+        project=project,
+        build=build,
+        test_plan=test_plan,
+        environments=environment,
+        cloud=cloud,
+        revision=revision,
+        fix_version=fix_version,
+        test_execution=test_execution,
+        job_id=job_id,
+    )
+    context = cli_context(ctx)
+    database = context.database()
+    with interruptible() as should_continue, JobProgress("xray", enabled=not as_json) as bar:
+
+        def created(job: JobOut) -> None:
+            if not as_json:
+                error_console.print(
+                    f"job {job.id}: {job.tests_total} tests in {job.slices_total} slice(s) "
+                    f"→ {context.settings.xray.base_url}"
+                )
+            bar.begin(job.slices_total)
+
+        final = service.publish_run_to_xray(
+            database,
+            context.settings,
+            request,
+            should_continue=should_continue,
+            progress=bar.update,
+            on_created=created,
+        )
+    key = service.execution_key(database, final.id)
+    if as_json:
+        print_json({**final.model_dump(mode="json"), "test_execution": key})
+        _finish(final, as_json=False, quiet=True)
+        return
+    if key:
+        error_console.print(f"Test Execution {key}")
     _finish(final, as_json)

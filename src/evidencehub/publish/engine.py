@@ -21,6 +21,9 @@ The engine knows nothing of Octane: it drives any :class:`PublishTarget`.
   ``cancelled``), at its deadline, or on an error that every slice would hit
   (authentication, permissions, configuration, a missing workspace). Slices it
   could not finish stay ``pending``/``queued``, and ``resume`` picks them up.
+  With ``drain_on_cancel`` a cancelled job sends nothing new but keeps polling
+  the slices the target already holds until they finish (or the deadline), so
+  that what the target ends up with is known when the job ends.
 """
 
 from __future__ import annotations
@@ -111,6 +114,7 @@ class PublishEngine:
         deadline: float,
         should_continue: Callable[[], bool] | None = None,
         progress: Progress | None = None,
+        drain_on_cancel: bool = False,
     ) -> None:
         self.database = database
         self.target = target
@@ -120,6 +124,7 @@ class PublishEngine:
         self.deadline = deadline
         self.should_continue = should_continue or (lambda: True)
         self.progress = progress
+        self.drain_on_cancel = drain_on_cancel
         self.cancel = threading.Event()
         self.send_policy = replace(target.retry_policy, deadline=deadline, cancel=self.cancel)
         self.poll_policy = RetryPolicy(
@@ -130,6 +135,9 @@ class PublishEngine:
             deadline=deadline,
             cancel=self.cancel,
         )
+        # Polls while draining after a cancel: not stopped by the cancel event, only by the deadline.
+        self.drain_poll_policy = replace(self.poll_policy, cancel=None)
+        self._draining = False
         self._statuses: dict[int, TaskStatus] = {}
         self._fatal: BaseException | None = None
         self._deadline_reached = False  # a retry stopped because the deadline would pass
@@ -193,6 +201,13 @@ class PublishEngine:
         ):
             while True:
                 stop_reason = stop_reason or self._stop_reason()
+                self._draining = (
+                    stop_reason == "cancelled"
+                    and self.drain_on_cancel
+                    and self._fatal is None
+                    and bool(in_flight)
+                    and time.monotonic() <= self.deadline
+                )
                 if stop_reason is None:
                     while (
                         todo
@@ -201,14 +216,20 @@ class PublishEngine:
                     ):
                         item = todo.popleft()
                         sending[pool.submit(self._send, item)] = item
-                    if polling is None and in_flight and time.monotonic() >= next_poll:
-                        full = cycle % FULL_POLL_EVERY == FULL_POLL_EVERY - 1
-                        snapshot = [(item.slice_no, item.remote_task_id or "") for item in in_flight.values()]
-                        polling = poller.submit(self._poll_remote, snapshot, full)
-                        cycle += 1
+                if (
+                    (stop_reason is None or self._draining)
+                    and polling is None
+                    and in_flight
+                    and time.monotonic() >= next_poll
+                ):
+                    full = cycle % FULL_POLL_EVERY == FULL_POLL_EVERY - 1
+                    snapshot = [(item.slice_no, item.remote_task_id or "") for item in in_flight.values()]
+                    polling = poller.submit(self._poll_remote, snapshot, full)
+                    cycle += 1
                 if (
                     not sending
                     and polling is None
+                    and not self._draining
                     and (stop_reason is not None or (not todo and not in_flight))
                 ):
                     break
@@ -219,7 +240,8 @@ class PublishEngine:
                     wait(waiting, timeout=timeout, return_when=FIRST_COMPLETED) if waiting else ((), ())
                 )
                 if not waiting:
-                    self.cancel.wait(timeout)
+                    # While draining the cancel event is already set: sleep until the next poll instead.
+                    time.sleep(timeout) if self._draining else self.cancel.wait(timeout)
                 for future in done:
                     if future is polling:
                         self._apply_polls(polling.result(), in_flight, todo)
@@ -345,7 +367,8 @@ class PublishEngine:
             if not full and len(polled) >= MAX_POLLS_PER_CYCLE:
                 break
             try:
-                remote: RemoteTask | BaseException = self.target.poll(task_id, policy=self.poll_policy)
+                policy = self.drain_poll_policy if self._draining else self.poll_policy
+                remote: RemoteTask | BaseException = self.target.poll(task_id, policy=policy)
             except (EvidenceHubError, CancelledError) as exc:
                 remote = exc
             polled.append((slice_no, remote))

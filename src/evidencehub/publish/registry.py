@@ -3,7 +3,11 @@
 A target module provides ``create_target(settings, params) -> PublishTarget``
 and may provide ``after_job(database, settings, job) -> list[str]``, run after a
 job succeeds (Octane links the backlog item there); it returns messages for
-the user. Adding a target is one line here.
+the user. It may also provide ``prepare_job(database, settings, job, params) ->
+dict``, run before each run of the job: the entries it returns are merged into
+the job's stored parameters before the target is built (Xray creates the job's
+Test Execution there, so a resume imports into the same one). Adding a target
+is one line here.
 """
 
 from __future__ import annotations
@@ -21,9 +25,11 @@ from evidencehub.publish.target import PublishTarget
 
 TARGET_MODULES: dict[str, str] = {
     "octane": "evidencehub.publish.targets.octane.plugin",
+    "xray": "evidencehub.publish.targets.xray.plugin",
 }
 
 AfterJob = Callable[[Database, Settings, JobOut], list[str]]
+PrepareJob = Callable[[Database, Settings, JobOut, dict[str, Any]], dict[str, Any]]
 
 
 def _module(name: str) -> ModuleType:
@@ -43,4 +49,9 @@ def build_target(name: str, settings: Settings, params: dict[str, Any]) -> Publi
 
 def after_job_hook(name: str) -> AfterJob | None:
     hook: AfterJob | None = getattr(_module(name), "after_job", None)
+    return hook
+
+
+def prepare_job_hook(name: str) -> PrepareJob | None:
+    hook: PrepareJob | None = getattr(_module(name), "prepare_job", None)
     return hook

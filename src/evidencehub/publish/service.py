@@ -28,7 +28,7 @@ from evidencehub.ops.logging import get_logger
 from evidencehub.publish.engine import Progress, PublishEngine
 from evidencehub.publish.joblog import JobLog, log_path
 from evidencehub.publish.model import PublishJob, UploadTask, UploadTaskEvent
-from evidencehub.publish.registry import after_job_hook, build_target
+from evidencehub.publish.registry import after_job_hook, build_target, prepare_job_hook
 from evidencehub.publish.schemas import DONE_OK, EventOut, JobDetail, JobOut, JobState, SliceOut, TaskStatus
 from evidencehub.publish.slicing import plan_slices
 from evidencehub.publish.target import PublishTarget
@@ -179,8 +179,14 @@ def run_job(
     should_continue: Callable[[], bool] | None = None,
     progress: Progress | None = None,
     target: PublishTarget | None = None,
+    drain_on_cancel: bool = False,
 ) -> JobOut:
-    """Run (or resume) a job until it finishes, is cancelled, or fails; returns its final state."""
+    """Run (or resume) a job until it finishes, is cancelled, or fails; returns its final state.
+
+    ``drain_on_cancel``: once ``should_continue`` says stop, send nothing new but
+    wait for the slices the target holds to finish (a promotion's cancel does,
+    so that it can then delink what those slices linked).
+    """
     with database.session() as session:
         existing = session.get(PublishJob, job_id)
         if existing is None:
@@ -188,6 +194,8 @@ def run_job(
         if existing.state == JobState.SUCCEEDED.value:
             return JobOut.model_validate(existing)
         target_name, params = existing.target, dict(existing.params)
+        before = JobOut.model_validate(existing)
+    params = _prepare(database, settings, before, params)
     target = target or build_target(target_name, settings, params)
     try:
         job = _claim(database, job_id, target.deadline_seconds)
@@ -203,6 +211,7 @@ def run_job(
             deadline=time.monotonic() + target.deadline_seconds,
             should_continue=should_continue,
             progress=progress,
+            drain_on_cancel=drain_on_cancel,
         )
         try:
             outcome = engine.run()
@@ -228,6 +237,25 @@ def run_job(
     if outcome.state is JobState.SUCCEEDED:
         _after_job(database, settings, final, tracker)
     return final
+
+
+def _prepare(database: Database, settings: Settings, job: JobOut, params: dict[str, Any]) -> dict[str, Any]:
+    """Let the target fill in parameters before a run (stored at once, so a resume sees them)."""
+    hook = prepare_job_hook(job.target)
+    if hook is None:
+        return params
+    updates = hook(database, settings, job, dict(params))
+    if not updates:
+        return params
+    with database.session() as session:
+        row = session.get(PublishJob, job.id, with_for_update=True)
+        if row is None:
+            return {**params, **updates}
+        stored = dict(row.params)
+        # First writer wins: a runner that prepared concurrently keeps what is already stored.
+        merged = {**stored, **{key: value for key, value in updates.items() if stored.get(key) in (None, "")}}
+        row.params = merged
+    return merged
 
 
 def _after_job(database: Database, settings: Settings, job: JobOut, tracker: JobTracker) -> None:
