@@ -16,6 +16,7 @@ MODEL_MODULES = (
     "evidencehub.publish.model",
     "evidencehub.triage.model",
     "evidencehub.audit.model",
+    "evidencehub.promotions.model",
 )
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 # Add one line here when a domain gains a tasks module.
-TASK_MODULES = ("evidencehub.reports.tasks",)
+TASK_MODULES = ("evidencehub.reports.tasks", "evidencehub.promotions.tasks")
 
 TaskFunction = Callable[..., Any]
 
