@@ -24,14 +24,27 @@ from evidencehub.config import Settings
 from evidencehub.db.base import utcnow
 from evidencehub.db.session import Database
 from evidencehub.orgs.service import ensure_organization
+from evidencehub.promotions.schemas import PromotionCreate
+from evidencehub.promotions.service import request_promotion
 from evidencehub.reports.model import ReportExecution, ReportOutput
 from evidencehub.reports.schemas import ReportDefinitionCreate
 from evidencehub.reports.service import create_definition
 from evidencehub.results.ingest import IngestRequest, ingest
-from evidencehub.results.model import Build, TestRun
+from evidencehub.results.model import Build, Project, TestRun
 from tests.support.junit import junit_xml
 
 OTHER_TENANT_MARK = "zz-other-tenant"  # in every name of the other organization's objects
+# A test case documented in part: an objective and steps, no test type, data or assertions.
+MARKDOWN_TEST_CASE = """\
+# PRISM-101: Upload refuses a broken result file
+
+## Objective
+A broken JUnit file is refused with a message naming the file, and nothing is stored.
+
+## Test Steps
+1. Upload `broken.xml` to a new build.
+2. List the build's runs.
+"""
 OWN_ORG = "acme"
 
 FAST_AUTH_ENV = {
@@ -153,7 +166,58 @@ class World:
             )
             return {**report, "execution_id": execution.id}
 
-    def factories(self) -> dict[str, Callable[[str], dict[str, int]]]:
+    def promotion_body(self, org: str) -> dict[str, object]:
+        """A promotion request for a fresh build of the organization."""
+        ids = self.new_run(org)
+        with self.database.session() as session:
+            build = session.get_one(Build, ids["build_id"])
+            project = session.get_one(Project, build.project_id)
+            return {"project": project.key, "build": build.name, "release": self.unique(org, "release")}
+
+    def new_promotion(self, org: str) -> dict[str, int | str]:
+        promotion = request_promotion(
+            self.database,
+            self.settings,
+            self.org_ids[org],
+            PromotionCreate.model_validate(self.promotion_body(org)),
+            requester=self.unique(org, "requester"),
+        )
+        return {"promotion_id": promotion.id}
+
+    def new_failure(self, org: str) -> dict[str, int | str]:
+        """A triaged run's failure: its result id, its cluster's key and the run's ids."""
+        from evidencehub.triage.browse import FailureFilter, run_failures
+        from evidencehub.triage.service import triage_run
+
+        ids = self.new_run(org)
+        triage_run(self.database, self.settings, ids["run_id"], organization_id=self.org_ids[org])
+        with self.database.session() as session:
+            (failure,) = run_failures(
+                session, ids["run_id"], organization_id=self.org_ids[org], where=FailureFilter(), limit=10
+            )
+        return {**ids, "failure_id": failure.id, "cluster_key": failure.cluster}
+
+    def new_audit_report(self, org: str) -> dict[str, int | str]:
+        """A stored audit of one Markdown test case, for a fresh project of the organization."""
+        from evidencehub.audit.service import AuditRequest, report_tickets, run_audit
+        from evidencehub.results.service import get_project
+
+        ids = self.new_run(org)
+        with self.database.session() as session:
+            project = get_project(session, self.org_ids[org], ids["project_id"])
+        path = Path(tempfile.mkdtemp(dir=self.settings.data_dir)) / f"{self.unique(org, 'cases')}.md"
+        path.write_text(MARKDOWN_TEST_CASE, encoding="utf-8")
+        result = run_audit(
+            AuditRequest(paths=[path], project=project.key, organization=self.slug(org), created_by="world"),
+            self.settings,
+            self.database,
+        )
+        assert result.report_id is not None
+        with self.database.session() as session:
+            _report, tickets = report_tickets(session, result.report_id)
+        return {"audit_report_id": result.report_id, "ticket_id": tickets[0].id}
+
+    def factories(self) -> dict[str, Callable[[str], dict[str, int | str]]]:
         """Path parameter → factory of a fresh object. A new router adds its parameters here."""
         return {
             "run_id": self.new_run,
@@ -163,6 +227,11 @@ class World:
             "token_id": self.new_token,
             "report_id": self.new_report,
             "execution_id": self.new_execution,
+            "promotion_id": self.new_promotion,
+            "failure_id": self.new_failure,
+            "cluster_key": self.new_failure,
+            "audit_report_id": self.new_audit_report,
+            "ticket_id": self.new_audit_report,
         }
 
 

@@ -23,7 +23,7 @@ from evidencehub.web.app import access_rule
 from evidencehub.web.deps import AUTHENTICATED, Public, Require
 from evidencehub.web.routers import api_routes
 from tests.support.junit import junit_xml
-from tests.support.web import OTHER_TENANT_MARK, World
+from tests.support.web import MARKDOWN_TEST_CASE, OTHER_TENANT_MARK, World
 
 # The only routes anyone may call without credentials. Adding one here is a security decision.
 PUBLIC_ROUTES = {
@@ -44,6 +44,18 @@ BODIES: dict[tuple[str, str], Callable[[World], Request]] = {
     ("POST", "/api/v1/tokens"): lambda _world: {"json": {"name": "ci"}},
     ("POST", "/api/v1/reports"): lambda _world: {"json": {"name": "weekly", "kind": "evidence"}},
     ("PATCH", "/api/v1/organization"): lambda _world: {"json": {"name": "ACME"}},
+    ("POST", "/api/v1/promotions"): lambda world: {"json": world.promotion_body("own")},
+    ("POST", "/api/v1/audit"): lambda _world: {
+        "params": {"filename": "cases.md"},
+        "content": MARKDOWN_TEST_CASE.encode(),
+        "headers": {"Content-Type": "text/markdown"},
+    },
+    ("POST", "/api/v1/failures/{failure_id}/decision"): lambda _world: {
+        "json": {"category": "product_bug", "issue": "PRISM-1", "comment": "matrix"}
+    },
+    ("POST", "/api/v1/runs/{run_id}/triage/clusters/{cluster_key}/decision"): lambda _world: {
+        "json": {"category": "system_issue"}
+    },
     ("POST", "/api/v1/runs"): lambda world: {
         "params": {"project": "matrix", "build": world.unique("own", "b")},
         "content": junit_xml([("a.B", "test_one", "passed")]).encode(),
@@ -74,7 +86,7 @@ def _path_params(path: str) -> list[str]:
 
 
 def _resolve(world: World, path: str, org: str) -> str:
-    params: dict[str, int] = {}
+    params: dict[str, int | str] = {}
     factories = world.factories()
     for name in _path_params(path):
         factory = factories.get(name)

@@ -7,6 +7,7 @@ event is stored exactly when the action it describes is.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -31,7 +32,18 @@ KNOWN_KINDS = (
     "member_added",
     "member_changed",
     "member_removed",
+    "triage_decision",
 )
+
+
+@dataclass(frozen=True)
+class EventOrigin:
+    """Who did an action, for whom and from where: what a domain passes along to record its event."""
+
+    organization_id: int | None = None
+    user_id: int | None = None
+    api_token_id: int | None = None
+    ip: str | None = None
 
 
 def record_event(

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
@@ -21,7 +21,7 @@ from evidencehub.auth.tokens import ensure_jwt_secret
 from evidencehub.config import Settings
 from evidencehub.db.session import Database, get_database
 from evidencehub.ops.logging import get_logger
-from evidencehub.web.deps import AppServices, Public, Require
+from evidencehub.web.deps import AppServices, Public, Require, refuse_nul_characters
 from evidencehub.web.errors import install_error_handlers
 from evidencehub.web.middleware import BodyLimitMiddleware, ObserveMiddleware
 from evidencehub.web.ratelimit import RateLimiter
@@ -91,12 +91,16 @@ def create_app(
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
+        dependencies=[Depends(refuse_nul_characters)],
     )
     app.state.services = services
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
     document_access_rules(app)
+    from evidencehub.web.pages import install_pages
+
+    install_pages(app, settings)
     upload_routes = [route for route in api_routes() if (route.openapi_extra or {}).get("x-upload")]
     app.add_middleware(BodyLimitMiddleware, settings=settings.web, upload_routes=upload_routes)
     if settings.web.cors_origins:

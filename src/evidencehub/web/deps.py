@@ -84,6 +84,10 @@ def _limit(request: Request, kind: str, key: str) -> None:
         )
 
 
+# Public name for other request handlers (the dashboard's pages) that spend the same budgets.
+rate_limit = _limit
+
+
 class Require:
     """The dependency ``require(permission)`` returns; the matrix test reads ``.permission``."""
 
@@ -159,3 +163,17 @@ def page_limit(
 
 
 PageLimit = Annotated[int, Depends(page_limit)]
+
+
+def refuse_nul_characters(request: Request) -> None:
+    """No query or path parameter may hold a NUL character: no text column can store one.
+
+    Applied to every route by the app factory, so such input is bad input (422)
+    on every route instead of a database error on some.
+    """
+    for name, value in [*request.query_params.multi_items(), *request.path_params.items()]:
+        if "\x00" in name or "\x00" in str(value):
+            raise InputError(
+                f"parameter '{name.replace(chr(0), '')}' holds a NUL character",
+                details={"parameter": name.replace("\x00", "")},
+            )

@@ -26,6 +26,7 @@ from evidencehub.results.inputs import InputSource, expand_inputs
 
 MAX_FILES = 100
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _RAW_SUFFIXES = {
     "application/xml": ".xml",
     "text/xml": ".xml",
@@ -60,6 +61,7 @@ class UploadSpool:
     def _new_file(self, original: str) -> tuple[_Part, BinaryIO]:
         if len(self.parts) >= MAX_FILES:
             raise InputError(f"an upload may hold at most {MAX_FILES} files", details={"limit": MAX_FILES})
+        original = _CONTROL.sub("", original)  # shown and stored as given, minus control characters
         name = safe_file_name(original, f"upload-{len(self.parts) + 1}.xml")
         path = self.folder / f"{len(self.parts):03d}" / name
         path.parent.mkdir()
@@ -93,10 +95,15 @@ class UploadSpool:
         if receiver.error is not None:
             raise receiver.error
 
+    def files(self, what: str = "result file") -> list[tuple[str, Path]]:
+        """The received files: (the name the uploader gave it, where it is on disk)."""
+        if not self.parts or all(part.path.stat().st_size == 0 for part in self.parts):
+            raise InputError(f"the upload holds no {what} (empty body?)", details={"parameter": "body"})
+        return [(part.name, part.path) for part in self.parts]
+
     def sources(self) -> list[InputSource]:
         """The received files as ingest inputs, named as the uploader named them."""
-        if not self.parts or all(part.path.stat().st_size == 0 for part in self.parts):
-            raise InputError("the upload holds no result file (empty body?)", details={"parameter": "body"})
+        self.files()
         sources: list[InputSource] = []
         for part in self.parts:
             for source in expand_inputs([str(part.path)]):

@@ -11,14 +11,17 @@ from fastapi import APIRouter
 from fastapi.routing import APIRoute
 
 from evidencehub.web.routers import (
+    audit,
     auth,
     health,
     organization,
     projects,
+    promotions,
     reports,
     runs,
     security,
     tokens,
+    triage,
     users,
 )
 
@@ -30,7 +33,10 @@ ROUTERS: list[APIRouter] = [
     tokens.router,
     projects.router,
     runs.router,
+    triage.router,
+    audit.router,
     reports.router,
+    promotions.router,
     security.router,
 ]
 
