@@ -53,7 +53,8 @@ def configure_logging(settings: LogSettings, *, stream: Any = None) -> None:
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if settings.format == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
+        # Plain tracebacks: Rich's would print every frame's local variables, secrets included.
+        else structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
     )
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -72,7 +73,9 @@ def configure_logging(settings: LogSettings, *, stream: Any = None) -> None:
         foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info if settings.format == "json" else _noop,
+            # Tracebacks become text first so the redaction also covers exception messages.
+            structlog.processors.format_exc_info,
+            redact_secrets,
             renderer,
         ],
     )
@@ -102,10 +105,6 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     @stream.setter
     def stream(self, _value: Any) -> None:
         return None
-
-
-def _noop(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    return event_dict
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
