@@ -77,6 +77,9 @@ class IngestSettings(Section):
     max_output_kb: int = Field(64, ge=0, description="stdout/stderr kept per test; the rest is cut off.")
     batch_size: int = Field(5000, ge=1, description="Results written to the database per batch.")
     progress_min_mb: float = Field(4.0, ge=0, description="Show a progress bar for inputs above this size.")
+    keep_originals: bool = Field(
+        True, description="Keep every ingested file, by sha256, in <data_dir>/sources (evidence bundles)."
+    )
 
 
 class RateLimit(Section):
@@ -213,6 +216,94 @@ class OctaneSettings(Section):
     max_error_kb: int = Field(64, ge=1, description="Stack trace kept per failed run in the upload.")
 
 
+class PromotionSettings(Section):
+    """Release promotions: the evidence job's name, where it publishes, and how it recovers."""
+
+    job_name: str = Field(
+        "evidence-{project}-{release}-{build}-p{promotion_id}",
+        description="Name of a promotion's evidence job ({project}, {release}, {build}, {target}, "
+        "{promotion_id}).",
+    )
+    default_target: str = Field("PROD", min_length=1, description="Target environment when none is given.")
+    targets: list[str] = Field(
+        default_factory=lambda: ["octane"],
+        min_length=1,
+        description="Publishing targets (publish registry names) of every promotion.",
+    )
+    project_targets: dict[str, list[str]] = Field(
+        default_factory=dict, description="Publishing targets per project key, instead of `targets`."
+    )
+    jira_projects: dict[str, str] = Field(
+        default_factory=dict,
+        description="Jira project key per project for the xray target (default: the key upper-cased).",
+    )
+    heartbeat_seconds: float = Field(2.0, gt=0, description="How often a running job says it is alive.")
+    stale_seconds: float = Field(
+        300.0, gt=0, description="A job silent this long on another host is taken over by a new worker."
+    )
+    max_attempts: int = Field(
+        10, ge=1, description="Runs of one promotion's job (crashes, transient errors) before it fails."
+    )
+    watch_interval_seconds: float = Field(2.0, gt=0, description="Refresh of `promote show --watch`.")
+
+
+class XraySettings(Section):
+    """Jira Xray: Server/DC or Cloud, how to sign in, and how hard to push it ("Publishing to Xray")."""
+
+    base_url: str = Field(
+        "http://127.0.0.1:8091",
+        description="Jira (Server/DC) or Xray Cloud URL (the default is `evidencehub emulate xray`).",
+    )
+    flavour: Literal["server", "cloud"] = Field(
+        "server", description="server: /rest/raven/<api_version>/…; cloud: /api/v2/… with client id/secret."
+    )
+    api_version: Literal["1.0", "2.0"] = Field(
+        "2.0", description="Server/DC REST version (raven 1.0 or 2.0)."
+    )
+    user: str | None = Field(None, description="Server/DC: Jira user for Basic auth.")
+    password: SecretStr | None = Field(None, description="Server/DC: that user's password.")
+    token: SecretStr | None = Field(None, description="Server/DC: personal access token (Bearer; wins).")
+    client_id: str | None = Field(None, description="Cloud: API key client id.")
+    client_secret: SecretStr | None = Field(None, description="Cloud: API key client secret.")
+    credentials_path: Path | None = Field(
+        None,
+        description="File with user/password, token or client_id/client_secret (when settings hold none).",
+    )
+    verify_tls: bool = Field(True, description="Verify the server's TLS certificate (off logs a warning).")
+    ca_bundle: Path | None = Field(None, description="CA bundle (PEM) to verify the server with.")
+    connect_timeout_seconds: float = Field(10.0, gt=0, description="TCP/TLS connect timeout.")
+    read_timeout_seconds: float = Field(120.0, gt=0, description="Wait for a response this long.")
+    max_tests_per_import: int = Field(500, ge=1, description="Tests per import request (a slice).")
+    max_request_kb: int = Field(
+        20 * 1024, ge=16, description="Largest import body; evidence is dropped (with a warning) to fit."
+    )
+    max_evidence_kb: int = Field(
+        256, ge=0, description="Largest evidence file (trace, stdout) attached per test run; 0: none."
+    )
+    attach_evidence: bool = Field(True, description="Attach the trace and stdout of failed tests.")
+    workers: int = Field(2, ge=1, le=20, description="Slices converted and sent in parallel.")
+    requests_per_window: int = Field(
+        300, ge=1, description="Request budget per window (Cloud Standard: 300 per 5 minutes)."
+    )
+    window_seconds: float = Field(300.0, gt=0, description="Length of the rate-limit window.")
+    retry_max_attempts: int = Field(8, ge=1, description="Tries per request on 5xx, 429, timeouts.")
+    backoff_initial_seconds: float = Field(1.0, gt=0, description="First backoff wait (doubles, jittered).")
+    backoff_max_seconds: float = Field(60.0, gt=0, description="Longest backoff wait.")
+    job_deadline_seconds: float = Field(6 * 3600.0, gt=0, description="A publish job gives up after this.")
+    project_key: str | None = Field(
+        None, description="Jira project key of jobs whose parameters name none (promotions)."
+    )
+    project_keys: dict[str, str] = Field(
+        default_factory=dict, description="Jira project key per evidencehub project, before project_key."
+    )
+    summary: str = Field(
+        "{project} build {build}", description="Test Execution summary template: {project}, {build}."
+    )
+    environments: list[str] = Field(
+        default_factory=list, description="Test environments of every execution (plus --environment)."
+    )
+
+
 class TriageSettings(Section):
     auto_on_ingest: bool = Field(True, description="Triage every run as soon as it is ingested.")
     rules_files: list[Path] = Field(
@@ -262,6 +353,32 @@ class AuditSettings(Section):
     max_file_mb: int = Field(64, ge=1, description="Largest test-case source file read by the audit.")
 
 
+class LandingZoneSettings(Section):
+    """Where evidence bundles land: options of the fsspec filesystem behind ``landing_zone_url``."""
+
+    s3_endpoint_url: str | None = Field(None, description="S3: endpoint (MinIO, Ceph, a test server).")
+    s3_region: str | None = Field(None, description="S3: region name.")
+    s3_access_key_id: SecretStr | None = Field(None, description="S3: access key id (else the AWS chain).")
+    s3_secret_access_key: SecretStr | None = Field(None, description="S3: secret access key.")
+    s3_session_token: SecretStr | None = Field(None, description="S3: session token (temporary keys).")
+    verify_tls: bool = Field(True, description="Verify the endpoint's TLS certificate.")
+    storage_options: dict[str, str] = Field(
+        default_factory=dict, description="Extra fsspec options for other URL schemes (gcs://, az://…)."
+    )
+    max_file_mb: int = Field(4096, ge=1, description="Largest single file of a bundle.")
+    max_bundle_mb: int = Field(16384, ge=1, description="Largest bundle (all files together).")
+    stale_staging_hours: float = Field(
+        24, gt=0, description="Staging left this long by a bundle never retried is removed by the next write."
+    )
+
+
+class BundleSettings(Section):
+    report_max_failures: int = Field(
+        5000, ge=1, description="Failures listed in a bundle's HTML report (all are in the JSON Lines)."
+    )
+    export_batch_size: int = Field(5000, ge=1, description="Results read from the database per batch.")
+
+
 class LogSettings(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["console", "json"] = "console"
@@ -286,6 +403,10 @@ class Settings(BaseSettings):
     )
     queue_url: SecretStr | None = Field(None, description="Task queue; default huey on SQLite, or redis://…")
     default_organization: str = Field("default", description="Organization used by the CLI.")
+    landing_zone_url: str | None = Field(
+        None,
+        description="fsspec URL evidence bundles are written under (default file://<data_dir>/landing-zone).",
+    )
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     log: LogSettings = Field(default_factory=LogSettings)
@@ -294,12 +415,19 @@ class Settings(BaseSettings):
     queue: QueueSettings = Field(default_factory=QueueSettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
     octane: OctaneSettings = Field(default_factory=OctaneSettings)
+    xray: XraySettings = Field(default_factory=XraySettings)
     triage: TriageSettings = Field(default_factory=TriageSettings)
+    promotions: PromotionSettings = Field(default_factory=PromotionSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    landing_zone: LandingZoneSettings = Field(default_factory=LandingZoneSettings)
+    bundle: BundleSettings = Field(default_factory=BundleSettings)
 
     @property
     def sqlite_path(self) -> Path:
         return self.data_dir / "evidencehub.db"
+
+    def effective_landing_zone_url(self) -> str:
+        return self.landing_zone_url or (self.data_dir / "landing-zone").resolve().as_uri()
 
     def effective_database_url(self) -> str:
         if self.database_url is not None:

@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import time
+import uuid
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from evidencehub.cli.context import cli_context
 from evidencehub.cli.output import console, table
+from evidencehub.cli.promote_cmd import promotion_panel
 from evidencehub.cli.runs_cmd import render_summary
 from evidencehub.cli.triage_cmd import render_report
 
+if TYPE_CHECKING:
+    from evidencehub.auth.service import DemoAdmin
+    from evidencehub.config import Settings
+    from evidencehub.db.session import Database
+    from evidencehub.emulators.octane.runner import RunningEmulator
+    from evidencehub.promotions.schemas import PromotionDetail
+
 DEMO_PROJECT = "prism"
 DEMO_RELEASE = "2026.11"
+# The in-process Octane emulator's API key for the promotion part of the demo (not a secret).
+DEMO_OCTANE_CLIENT = ("evidencehub-demo", "demo-secret-not-for-production")
 
 
 def register(app: typer.Typer) -> None:
@@ -24,8 +36,15 @@ def register(app: typer.Typer) -> None:
             Path,
             typer.Option(help="Folder of sample results: one sub-folder per build (build-1, build-2, …)."),
         ] = Path("examples/results"),
+        serve: Annotated[
+            bool,
+            typer.Option(
+                "--serve/--no-serve",
+                help="End by serving the dashboard on the demo data (web.host, web.port).",
+            ),
+        ] = True,
     ) -> None:
-        """Initialise, ingest the sample builds, and print the newest run's summary."""
+        """Initialise, ingest the sample builds, print the newest run's summary, then serve the dashboard."""
         from evidencehub.errors import InputError
         from evidencehub.orgs.service import ensure_organization
         from evidencehub.pipeline import ingest_and_triage
@@ -100,3 +119,203 @@ def register(app: typer.Typer) -> None:
                 f"explanations per failure: `evidencehub triage {newest.id}`; "
                 f"decide: `evidencehub triage decide --cluster ID --category product_bug --issue '#26'`"
             )
+            promotion_demo(
+                database,
+                settings,
+                [f"{DEMO_RELEASE}.{path.name.removeprefix('build-')}" for path in build_dirs],
+            )
+        if serve:
+            serve_dashboard(settings, database)
+
+
+# ---------------------------------------------------------------- the promotion part
+
+
+def promotion_demo(database: Database, settings: Settings, builds: list[str]) -> None:
+    """Octane emulator in-process; promote the newest build with upload regression; cancel a second one."""
+    from evidencehub.emulators.octane.config import EmulatorConfig
+    from evidencehub.emulators.octane.runner import start_in_thread
+    from evidencehub.tasks.queue import forget_queues, start_consumer
+
+    emulator = start_in_thread(EmulatorConfig(api_keys=dict([DEMO_OCTANE_CLIENT]), tasks_per_second=50.0))
+    demo_settings = _demo_settings(settings, emulator.url)
+    forget_queues()  # the queue's tasks must run with these settings
+    consumer = start_consumer(demo_settings, 2)
+    console.rule("[bold]release promotion[/]")
+    console.print(f"Octane emulator at {emulator.url} · evidence job on the task queue (consumer threads)")
+    try:
+        story = _demo_story(emulator, f"Regression {DEMO_RELEASE}")
+        first = _promote_and_wait(database, demo_settings, builds[-1], story)
+        console.print(promotion_panel(first))
+        if len(builds) > 1:
+            second_story = _demo_story(emulator, f"Regression {DEMO_RELEASE} (hotfix)")
+            _cancel_and_show_delink(database, demo_settings, emulator, builds[-2], second_story)
+            console.print(
+                f"{_covering(emulator, story)} tests still cover story {story} of the first promotion"
+            )
+    finally:
+        consumer.stop(graceful=True)
+        forget_queues()
+        emulator.stop()
+
+
+def _demo_settings(settings: Settings, octane_url: str) -> Settings:
+    client_id, secret = DEMO_OCTANE_CLIENT
+    from pydantic import SecretStr
+
+    octane = settings.octane.model_copy(
+        update={
+            "base_url": octane_url,
+            "client_id": client_id,
+            "client_secret": SecretStr(secret),
+            "poll_interval_seconds": 0.2,
+        }
+    )
+    # A queue of this demo run's own, so that nothing an earlier, interrupted demo left is picked up.
+    queue = settings.queue.model_copy(update={"name": f"demo-{uuid.uuid4().hex[:8]}"})
+    return settings.model_copy(update={"octane": octane, "queue": queue})
+
+
+def _demo_story(emulator: RunningEmulator, name: str) -> str:
+    response = emulator.control("POST", "entities/stories", json={"data": [{"name": name}]})
+    return str(response.json()["data"][0]["id"])
+
+
+def _organization_id(database: Database, settings: Settings) -> int:
+    from evidencehub.results.service import organization_id_for
+
+    with database.session() as session:
+        organization_id = organization_id_for(session, settings.default_organization)
+    assert organization_id is not None  # the demo created it
+    return organization_id
+
+
+def _wait(database: Database, settings: Settings, promotion_id: int, *states: str) -> PromotionDetail:
+    from evidencehub.errors import RemoteError
+    from evidencehub.promotions.service import promotion_detail
+
+    organization_id = _organization_id(database, settings)
+    deadline = time.monotonic() + 300
+    while True:
+        detail = promotion_detail(database, settings, organization_id, promotion_id)
+        if detail.promotion.state.value in states:
+            return detail
+        if time.monotonic() > deadline:
+            raise RemoteError(
+                f"promotion {promotion_id} did not finish in 5 minutes (state {detail.promotion.state})"
+            )
+        time.sleep(0.2)
+
+
+def _promote_and_wait(database: Database, settings: Settings, build: str, story: str) -> PromotionDetail:
+    from evidencehub.promotions.schemas import PromotionCreate
+    from evidencehub.promotions.service import request_promotion
+
+    promotion = request_promotion(
+        database,
+        settings,
+        _organization_id(database, settings),
+        PromotionCreate(
+            project=DEMO_PROJECT,
+            release=DEMO_RELEASE,
+            build=build,
+            upload_regression=True,
+            regression_key=story,
+            reason="demo: promote to PROD with Upload Regression",
+        ),
+        requester="cli:demo",
+    )
+    console.print(
+        f"requested promotion {promotion.id} of build {build} → {promotion.target} "
+        f"(job {promotion.job_name}, regression story {story})"
+    )
+    return _wait(database, settings, promotion.id, "succeeded", "failed")
+
+
+def _covering(emulator: RunningEmulator, story: str) -> int:
+    tests = emulator.state.store.kinds["tests"].values()
+    return sum(any(str(item["id"]) == story for item in test["covered_content"]["data"]) for test in tests)
+
+
+def _cancel_and_show_delink(
+    database: Database, settings: Settings, emulator: RunningEmulator, build: str, story: str
+) -> None:
+    from evidencehub.promotions.service import cancel_promotion
+
+    second = _promote_and_wait(database, settings, build, story)
+    console.print(
+        f"promotion {second.promotion.id} {second.promotion.state.value}: "
+        f"{_covering(emulator, story)} tests in Octane now cover story {story}"
+    )
+    cancelled = cancel_promotion(
+        database, settings, _organization_id(database, settings), second.promotion.id, actor="cli:demo"
+    )
+    console.print(f"cancel promotion {cancelled.id}: {cancelled.state.value}")
+    done = _wait(database, settings, second.promotion.id, "cancelled")
+    console.print(
+        f"promotion {done.promotion.id} {done.promotion.state.value} · delink {done.promotion.delink_state}: "
+        f"{done.promotion.delink_message}"
+    )
+    console.print(f"{_covering(emulator, story)} tests in Octane cover story {story} after the delink")
+
+
+DEMO_ADMIN_EMAIL = "admin@demo.evidencehub.test"
+
+
+def prepare_dashboard(settings: Settings, database: Database) -> DemoAdmin:
+    """The demo organization's admin (a generated password, stored hashed) and a report to download."""
+    from evidencehub.auth.service import ensure_admin
+    from evidencehub.reports import service as reports
+    from evidencehub.reports.schemas import ReportDefinitionCreate, ReportParameters
+    from evidencehub.results.service import organization_id_for
+
+    admin = ensure_admin(
+        database, settings, organization=settings.default_organization, email=DEMO_ADMIN_EMAIL
+    )
+    with database.session() as session:
+        organization_id = organization_id_for(session, admin.organization)
+        assert organization_id is not None  # ensure_admin created it
+        if reports.list_definitions(session, organization_id, limit=1):
+            return admin
+        definition = reports.create_definition(
+            session,
+            organization_id,
+            ReportDefinitionCreate(
+                name=f"{DEMO_PROJECT} evidence",
+                kind="evidence",
+                parameters=ReportParameters(project=DEMO_PROJECT),
+            ),
+            actor_user_id=None,
+        )
+    # Rendered by the task-queue consumer that `serve` starts (HTML, and PDF with Chromium).
+    reports.start_execution(database, settings, organization_id, definition.id, actor_user_id=None)
+    return admin
+
+
+def serve_dashboard(settings: Settings, database: Database) -> None:
+    """Serve the dashboard on the demo data until interrupted, printing the admin's sign-in once."""
+    import uvicorn
+
+    from evidencehub.web import create_app
+
+    admin = prepare_dashboard(settings, database)
+    url = f"http://{settings.web.host}:{settings.web.port}/"
+    console.print(f"\n[bold]dashboard[/] {url} · organization [bold]{admin.organization}[/]")
+    if admin.password is not None:
+        console.print(
+            f"sign in as [bold]{admin.email}[/] with password [bold]{admin.password}[/] "
+            "(shown this once; only its hash is stored)"
+        )
+    else:
+        console.print(
+            f"sign in as [bold]{admin.email}[/] with the password printed when the demo first ran "
+            f"(to start over, delete {settings.data_dir})"
+        )
+    console.print("stop with Ctrl+C")
+    uvicorn.run(
+        create_app(settings, database=database),
+        host=settings.web.host,
+        port=settings.web.port,
+        log_config=None,
+        access_log=False,
+    )

@@ -22,11 +22,13 @@ from evidencehub.cli import (
     ingest_cmd,
     init_cmd,
     octane_cmd,
+    promote_cmd,
     publish_cmd,
     runs_cmd,
     serve_cmd,
     triage_cmd,
     users_cmd,
+    xray_cmd,
 )
 from evidencehub.cli.context import CliContext
 from evidencehub.cli.output import print_error
@@ -84,7 +86,9 @@ app.add_typer(users_cmd.tokens_app, name="tokens")
 app.add_typer(triage_cmd.app, name="triage")
 app.add_typer(publish_cmd.app, name="publish")
 app.add_typer(octane_cmd.app, name="octane")
+app.add_typer(xray_cmd.app, name="xray")
 app.add_typer(emulate_cmd.app, name="emulate")
+app.add_typer(promote_cmd.app, name="promote")
 
 
 def run(argv: list[str] | None = None) -> int:
