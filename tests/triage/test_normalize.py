@@ -199,7 +199,8 @@ def test_guarded_masks_mask_as_every_mask_applied_in_turn(text: str) -> None:
 
 
 @pytest.mark.parametrize("pattern", _PATTERNS, ids=lambda pattern: pattern.pattern[:24])
-@settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow])
+# from_regex meets the hex masks' lookaheads by filtering, so many drawn strings are thrown away.
+@settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(data=st.data())
 def test_guarded_masks_agree_on_text_each_pattern_matches(
     pattern: re.Pattern[str], data: st.DataObject

@@ -30,6 +30,9 @@ from evidencehub.triage.normalize import TOKEN_PATTERN
 
 _MAX_TESTS_PER_DOCUMENT = 256
 _MEMO_LIMIT = 100_000  # distinct documents whose neighbours are remembered per index
+# Queries scored together: the dense result (batch × documents) stays small, and the batch's
+# terms stay few enough that multiplying every query by all of them wastes little.
+_QUERY_BATCH = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,25 +181,37 @@ class LearnedIndex:
             queries = self._vectorizer.transform(missing).astype(np.float32)
             if parameters.max_query_terms:
                 queries = _strongest_terms(queries, parameters.max_query_terms)
-            products = (queries @ self._matrix_t).tocsr()
             # More than k, so the same-test boost can reorder them.
             wanted = parameters.neighbours * 3
             floor = max(0.0, parameters.similarity_threshold - parameters.same_test_boost)
             if len(memo) + len(missing) > _MEMO_LIMIT:
                 memo.clear()
-            for row, document in enumerate(missing):
-                start, end = products.indptr[row], products.indptr[row + 1]
-                data = products.data[start:end]
-                columns = products.indices[start:end]
-                keep = data >= floor
-                data, columns = data[keep], columns[keep]
-                if data.size > wanted:
-                    top = np.argpartition(-data, wanted - 1)[:wanted]
-                    data, columns = data[top], columns[top]
-                found[document] = memo[document] = [
-                    (int(column), float(value)) for column, value in zip(columns, data, strict=True)
-                ]
+            for start in range(0, len(missing), _QUERY_BATCH):
+                scores = self._scores(queries[start : start + _QUERY_BATCH])
+                for row, document in enumerate(missing[start : start + _QUERY_BATCH]):
+                    # A document sharing no term scores 0: never a neighbour, even with a zero floor.
+                    similar = scores[row] >= floor if floor > 0 else scores[row] > 0
+                    columns = np.flatnonzero(similar)
+                    data = scores[row, columns]
+                    if data.size > wanted:
+                        top = np.argpartition(-data, wanted - 1)[:wanted]
+                        data, columns = data[top], columns[top]
+                    found[document] = memo[document] = [
+                        (int(column), float(value)) for column, value in zip(columns, data, strict=True)
+                    ]
         return found
+
+    def _scores(self, queries: sparse.csr_matrix) -> np.ndarray:
+        """Cosine similarity of each query to every document, as a dense queries × documents array.
+
+        Only the index rows of the batch's terms take part, multiplied into a dense result:
+        a query shares some term with most documents, so a sparse product's result is nearly
+        dense anyway, and assembling it as a sparse matrix cost several times the arithmetic.
+        """
+        terms = np.unique(queries.indices)
+        weights = queries[:, terms].toarray()  # queries × batch terms
+        documents_by_term = self._matrix_t[terms]  # batch terms × documents
+        return np.ascontiguousarray(np.asarray(documents_by_term.T @ weights.T).T)
 
     def _vote(
         self, candidates: list[tuple[int, float]], test_id: int | None, parameters: MatchParameters
