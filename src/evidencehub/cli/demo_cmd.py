@@ -186,9 +186,18 @@ def show_triage(database: Database, settings: Settings, newest: RunSummary) -> N
 
 
 def audit_demo(database: Database, settings: Settings, test_cases: Path) -> int | None:
-    """Audit the sample test cases against the demo project and store the report (none: skipped)."""
-    from evidencehub.audit.service import AuditRequest, run_audit
+    """Audit the sample test cases against the demo project and store the report, once.
 
+    Returns the stored report's id (None: no test cases, the audit part is skipped).
+    """
+    from evidencehub.audit.service import AuditRequest, list_reports, run_audit
+
+    organization_id = _organization_id(database, settings)
+    with database.session() as session:
+        stored = list_reports(session, organization_id=organization_id, project=DEMO_PROJECT, limit=1)
+    if stored:  # like the ingestion, a second demo run adds nothing
+        console.print(f"test cases of {DEMO_PROJECT} already audited: report {stored[0].id}")
+        return stored[0].id
     documents = sorted(test_cases.glob("*.md")) if test_cases.is_dir() else []
     if not documents:
         console.print(f"no Markdown test cases in {test_cases}: the audit part is skipped")
@@ -199,8 +208,8 @@ def audit_demo(database: Database, settings: Settings, test_cases: Path) -> int 
         database,
     )
     console.print(
-        f"audited {len(documents)} test-case files of {DEMO_PROJECT}: report {result.report_id}; "
-        f"read it in English or Hebrew with `evidencehub audit {test_cases} --lang he`"
+        f"audited the test cases in {test_cases} against {DEMO_PROJECT}: "
+        f"report {result.report_id}, stored in English and Hebrew"
     )
     return result.report_id
 
