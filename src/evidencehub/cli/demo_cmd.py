@@ -54,11 +54,12 @@ def register(app: typer.Typer) -> None:
             typer.Option(help="Folder of Markdown test cases to audit against the demo project."),
         ] = DEMO_TEST_CASES,
     ) -> None:
-        """Initialise, ingest the sample builds, print the newest run's summary, then serve the dashboard."""
+        """Initialise, ingest and triage the sample builds, audit, promote, then serve the dashboard."""
         context = cli_context(ctx)
-        run_demo(context.settings, context.database(), samples, test_cases)
+        database = context.database()
+        run_demo(context.settings, database, samples, test_cases)
         if serve:
-            serve_dashboard(context.settings, context.database())
+            serve_dashboard(context.settings, database)
 
 
 # ---------------------------------------------------------------- the steps, shared with the browser test
