@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from evidencehub.audit.model import AuditReport
 from evidencehub.auth.model import User
 from evidencehub.auth.service import Authenticator
 from evidencehub.auth.tokens import ensure_jwt_secret
@@ -18,12 +19,16 @@ from evidencehub.db.session import Database
 from evidencehub.reports.model import ReportDefinition, ReportExecution
 from tests.support.cli import CliRunner
 from tests.support.junit import junit_xml
+from tests.support.shared import REPO_ROOT
 from tests.support.web import set_fast_web_env
 
 
 @pytest.fixture(autouse=True)
 def _fast(monkeypatch: pytest.MonkeyPatch) -> None:
     set_fast_web_env(monkeypatch)
+
+
+TEST_CASES = str(REPO_ROOT / demo_cmd.DEMO_TEST_CASES)
 
 
 def _samples(tmp_path: Path) -> Path:
@@ -52,7 +57,7 @@ def test_demo_ends_serving_the_dashboard_with_a_generated_admin(
 ) -> None:
     served: list[dict[str, Any]] = []
     monkeypatch.setattr("uvicorn.run", lambda app, **kwargs: served.append({"app": app, **kwargs}))
-    first = cli("demo", "--samples", str(_samples(tmp_path)))
+    first = cli("demo", "--samples", str(_samples(tmp_path)), "--test-cases", TEST_CASES)
     assert first.exit_code == 0, first.stdout
     assert len(served) == 1 and served[0]["host"] == settings.web.host
     found = re.search(r"with password (\S+) \(shown this once", first.stdout)
@@ -66,8 +71,9 @@ def test_demo_ends_serving_the_dashboard_with_a_generated_admin(
     authenticator = Authenticator(database, settings, ensure_jwt_secret(settings))
     assert authenticator.login(demo_cmd.DEMO_ADMIN_EMAIL, password, None, ip=None).organization
 
-    again = cli("demo", "--samples", str(_samples(tmp_path / "again")))
+    again = cli("demo", "--samples", str(_samples(tmp_path / "again")), "--test-cases", TEST_CASES)
     assert again.exit_code == 0
     assert password not in again.stdout and "printed when the demo first ran" in again.stdout
     with database.session() as session:
         assert len(session.scalars(select(ReportDefinition)).all()) == 1
+        assert len(session.scalars(select(AuditReport)).all()) == 1  # the test cases are audited once

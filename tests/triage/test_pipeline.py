@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections import Counter
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -17,7 +14,7 @@ from evidencehub.results.ingest import IngestRequest
 from evidencehub.triage.service import decide_cluster, triage_report
 from tests.support.cli import CliRunner
 from tests.support.junit import junit_xml
-from tests.support.shared import REPO_ROOT
+from tests.support.samples import sample_generator
 
 
 def _results(tmp_path: Path) -> Path:
@@ -60,21 +57,11 @@ def test_a_broken_rule_file_stores_nothing(
     assert cli("runs", "list", "--json").json() == []
 
 
-def _generator() -> ModuleType:
-    path = REPO_ROOT / "examples" / "generate.py"
-    spec = importlib.util.spec_from_file_location("prism_sample_generator", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.slow
 def test_generated_prism_builds_get_a_sensible_category_mix(
     database: Database, settings: Settings, tmp_path: Path
 ) -> None:
-    generator = _generator()
+    generator = sample_generator()
     intended: Counter[str] = Counter()
     runs = []
     for build in (1, 2):

@@ -7,8 +7,6 @@ as a screenshot under ``test-artifacts/screenshots/``.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,71 +20,23 @@ from evidencehub.reports.schemas import ReportDefinitionCreate
 from evidencehub.reports.service import create_definition, run_execution, start_execution
 from evidencehub.tasks.queue import forget_queues
 from evidencehub.web import create_app
+from tests.support.browser import browser_page, chromium, shot
 from tests.support.dashboard import PASSWORD, Seeded, cluster_categories, seed_dashboard
 from tests.support.octane import _octane_server, octane_emulator, octane_settings
 from tests.support.promotions import worker
 from tests.support.web import LiveServer, World, live_server
 
-# Fixtures of the promotion flow: an Octane emulator on loopback and settings pointing at it.
-__all__ = ["_octane_server", "octane_emulator", "octane_settings"]
+# Fixtures of the browser (Chromium, a page) and of the promotion flow (an Octane emulator on loopback
+# and settings pointing at it).
+__all__ = ["_octane_server", "browser_page", "chromium", "octane_emulator", "octane_settings"]
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser")
-
-
-def chromium_path() -> str | None:
-    for candidate in CHROMIUM_CANDIDATES:
-        found = candidate if os.path.isfile(candidate) else shutil.which(candidate)
-        if found:
-            return found
-    return None
-
-
-@pytest.fixture
-def chromium(backend: str) -> str:
-    if backend != "sqlite":
-        pytest.skip("the browser tests run once, on the embedded default (SQLite)")
-    found = chromium_path()
-    if found is None:
-        message = "no Chromium found (install Debian's `chromium` package: apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
 
 
 @pytest.fixture
 def server(chromium: str, settings: Settings, database: Database) -> Iterator[LiveServer]:
     with live_server(create_app(settings, database=database, run_consumer=False)) as running:
         yield running
-
-
-@pytest.fixture
-def browser_page(chromium: str) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
-        )
-        # A time zone far from UTC shows the times are converted for the viewer.
-        context = browser.new_context(
-            viewport={"width": 1366, "height": 900}, timezone_id="Asia/Jerusalem", accept_downloads=True
-        )
-        context.set_default_timeout(15_000)
-        page = context.new_page()
-        try:
-            yield page
-        finally:
-            context.close()
-            browser.close()
-
-
-def shot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def sign_in(page: Any, base: str, email: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,16 +17,21 @@ from evidencehub.cli.runs_cmd import render_summary
 from evidencehub.cli.triage_cmd import render_report
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from evidencehub.auth.service import DemoAdmin
     from evidencehub.config import Settings
     from evidencehub.db.session import Database
     from evidencehub.emulators.octane.runner import RunningEmulator
     from evidencehub.promotions.schemas import PromotionDetail
+    from evidencehub.results.schemas import RunSummary
 
 DEMO_PROJECT = "prism"
 DEMO_RELEASE = "2026.11"
 # The in-process Octane emulator's API key for the promotion part of the demo (not a secret).
 DEMO_OCTANE_CLIENT = ("evidencehub-demo", "demo-secret-not-for-production")
+# Test cases whose documentation the demo audits (a report in English and Hebrew on the dashboard).
+DEMO_TEST_CASES = Path("examples/test-cases")
 
 
 def register(app: typer.Typer) -> None:
@@ -43,96 +49,180 @@ def register(app: typer.Typer) -> None:
                 help="End by serving the dashboard on the demo data (web.host, web.port).",
             ),
         ] = True,
+        test_cases: Annotated[
+            Path,
+            typer.Option(help="Folder of Markdown test cases to audit against the demo project."),
+        ] = DEMO_TEST_CASES,
     ) -> None:
-        """Initialise, ingest the sample builds, print the newest run's summary, then serve the dashboard."""
-        from evidencehub.errors import InputError
-        from evidencehub.orgs.service import ensure_organization
-        from evidencehub.pipeline import ingest_and_triage
-        from evidencehub.results.ingest import IngestRequest
-        from evidencehub.triage.service import triage_report, triage_run
-
-        build_dirs = sorted(
-            (path for path in samples.glob("build-*") if path.is_dir()),
-            key=lambda path: int(path.name.removeprefix("build-") or 0),
-        )
-        if not build_dirs:
-            raise InputError(
-                f"{samples}: no build-N folders; generate them with `python examples/generate.py`",
-                details={"path": str(samples)},
-            )
+        """Initialise, ingest and triage the sample builds, audit, promote, then serve the dashboard."""
         context = cli_context(ctx)
-        settings = context.settings
         database = context.database()
-        with database.session() as session:
-            ensure_organization(session, settings.default_organization)
-        console.print(f"[bold]evidencehub demo[/] · data dir {settings.data_dir} · {database.display_url}")
-        rows = []
-        newest = None
-        for build_dir in build_dirs:
-            number = build_dir.name.removeprefix("build-")
-            outcome = ingest_and_triage(
-                database,
-                settings,
-                IngestRequest(
-                    paths=[str(build_dir)],
-                    project=DEMO_PROJECT,
-                    build=f"{DEMO_RELEASE}.{number}",
-                    release=DEMO_RELEASE,
-                    environment="staging",
-                    run_name=f"regression {DEMO_RELEASE}.{number}",
-                ),
-            ).ingest
-            newest = outcome.run or newest
-            if outcome.run is not None:
-                totals = outcome.run.totals
-                rows.append(
-                    [
-                        outcome.run.id,
-                        outcome.run.build,
-                        totals.tests,
-                        totals.failures,
-                        totals.errors,
-                        totals.skipped,
-                        totals.flaky,
-                        "new" if outcome.created else "already ingested",
-                    ]
-                )
-        console.print(
-            table(
-                "ingested builds",
-                ["id", "build", "tests", "failures", "errors", "skipped", "flaky", ""],
-                rows,
-            )
-        )
-        if newest is not None:
-            console.print(render_summary(newest))
-            # Runs ingested before (or with auto-triage off) are triaged here; a triaged run is left as it is.
-            triage_run(database, settings, newest.id)
-            with database.session() as session:
-                report = triage_report(
-                    session,
-                    newest.id,
-                    count_flaky_as_product_bugs=settings.triage.count_flaky_as_product_bugs,
-                )
-            console.print(render_report(report, failures=False))
-            console.print(
-                f"explanations per failure: `evidencehub triage {newest.id}`; "
-                f"decide: `evidencehub triage decide --cluster ID --category product_bug --issue '#26'`"
-            )
-            promotion_demo(
-                database,
-                settings,
-                [f"{DEMO_RELEASE}.{path.name.removeprefix('build-')}" for path in build_dirs],
-            )
+        run_demo(context.settings, database, samples, test_cases)
         if serve:
-            serve_dashboard(settings, database)
+            serve_dashboard(context.settings, database)
+
+
+# ---------------------------------------------------------------- the steps, shared with the browser test
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """What the demo left behind, for the dashboard (and the test that photographs it)."""
+
+    builds: list[str]
+    newest_run_id: int | None
+    audit_report_id: int | None
+    promotion_ids: list[int]  # the succeeded promotion first, then the cancelled one
+
+
+def run_demo(settings: Settings, database: Database, samples: Path, test_cases: Path) -> DemoRun:
+    """Everything ``evidencehub demo`` does before serving: ingest, triage, audit, promotions."""
+    from evidencehub.orgs.service import ensure_organization
+
+    build_dirs = sample_builds(samples)
+    with database.session() as session:
+        ensure_organization(session, settings.default_organization)
+    console.print(f"[bold]evidencehub demo[/] · data dir {settings.data_dir} · {database.display_url}")
+    builds = [demo_build(path) for path in build_dirs]
+    newest = ingest_samples(database, settings, build_dirs)
+    audit_report_id = None
+    promotion_ids: list[int] = []
+    if newest is not None:
+        show_triage(database, settings, newest)
+        audit_report_id = audit_demo(database, settings, test_cases)
+        promotion_ids = promotion_demo(database, settings, builds)
+    return DemoRun(
+        builds=builds,
+        newest_run_id=newest.id if newest else None,
+        audit_report_id=audit_report_id,
+        promotion_ids=promotion_ids,
+    )
+
+
+def sample_builds(samples: Path) -> list[Path]:
+    """The ``build-N`` folders under ``samples``, oldest build first."""
+    from evidencehub.errors import InputError
+
+    build_dirs = sorted(
+        (path for path in samples.glob("build-*") if path.is_dir()),
+        key=lambda path: int(path.name.removeprefix("build-") or 0),
+    )
+    if not build_dirs:
+        raise InputError(
+            f"{samples}: no build-N folders; generate them with `python examples/generate.py`",
+            details={"path": str(samples)},
+        )
+    return build_dirs
+
+
+def demo_build(build_dir: Path) -> str:
+    """The build name the demo gives a ``build-N`` folder's results."""
+    return f"{DEMO_RELEASE}.{build_dir.name.removeprefix('build-')}"
+
+
+def ingest_samples(database: Database, settings: Settings, build_dirs: list[Path]) -> RunSummary | None:
+    """Ingest (and triage) each build's results; print a table of them; return the newest run."""
+    from evidencehub.pipeline import ingest_and_triage
+    from evidencehub.results.ingest import IngestRequest
+
+    rows = []
+    newest = None
+    for build_dir in build_dirs:
+        build = demo_build(build_dir)
+        outcome = ingest_and_triage(
+            database,
+            settings,
+            IngestRequest(
+                paths=[str(build_dir)],
+                project=DEMO_PROJECT,
+                build=build,
+                release=DEMO_RELEASE,
+                environment="staging",
+                run_name=f"regression {build}",
+            ),
+        ).ingest
+        newest = outcome.run or newest
+        if outcome.run is not None:
+            totals = outcome.run.totals
+            rows.append(
+                [
+                    outcome.run.id,
+                    outcome.run.build,
+                    totals.tests,
+                    totals.failures,
+                    totals.errors,
+                    totals.skipped,
+                    totals.flaky,
+                    "new" if outcome.created else "already ingested",
+                ]
+            )
+    console.print(
+        table(
+            "ingested builds",
+            ["id", "build", "tests", "failures", "errors", "skipped", "flaky", ""],
+            rows,
+        )
+    )
+    return newest
+
+
+def show_triage(database: Database, settings: Settings, newest: RunSummary) -> None:
+    """Print the newest run's summary and triage report (triaging it first if nobody has)."""
+    from evidencehub.triage.service import triage_report, triage_run
+
+    console.print(render_summary(newest))
+    # Runs ingested before (or with auto-triage off) are triaged here; a triaged run is left as it is.
+    triage_run(database, settings, newest.id)
+    with database.session() as session:
+        report = triage_report(
+            session,
+            newest.id,
+            count_flaky_as_product_bugs=settings.triage.count_flaky_as_product_bugs,
+        )
+    console.print(render_report(report, failures=False))
+    console.print(
+        f"explanations per failure: `evidencehub triage {newest.id}`; "
+        f"decide: `evidencehub triage decide --cluster ID --category product_bug --issue '#26'`"
+    )
+
+
+def audit_demo(database: Database, settings: Settings, test_cases: Path) -> int | None:
+    """Audit the sample test cases against the demo project and store the report, once.
+
+    Returns the stored report's id (None: no test cases, the audit part is skipped).
+    """
+    from evidencehub.audit.service import AuditRequest, list_reports, run_audit
+
+    organization_id = _organization_id(database, settings)
+    with database.session() as session:
+        stored = list_reports(session, organization_id=organization_id, project=DEMO_PROJECT, limit=1)
+    if stored:  # like the ingestion, a second demo run adds nothing
+        console.print(f"test cases of {DEMO_PROJECT} already audited: report {stored[0].id}")
+        return stored[0].id
+    documents = sorted(test_cases.glob("*.md")) if test_cases.is_dir() else []
+    if not documents:
+        console.print(f"no Markdown test cases in {test_cases}: the audit part is skipped")
+        return None
+    result = run_audit(
+        AuditRequest(paths=documents, project=DEMO_PROJECT, template=True, created_by="cli:demo"),
+        settings,
+        database,
+    )
+    console.print(
+        f"audited the test cases in {test_cases} against {DEMO_PROJECT}: "
+        f"report {result.report_id}, stored in English and Hebrew"
+    )
+    return result.report_id
 
 
 # ---------------------------------------------------------------- the promotion part
 
 
-def promotion_demo(database: Database, settings: Settings, builds: list[str]) -> None:
-    """Octane emulator in-process; promote the newest build with upload regression; cancel a second one."""
+def promotion_demo(database: Database, settings: Settings, builds: list[str]) -> list[int]:
+    """Octane emulator in-process; promote the newest build with upload regression; cancel a second one.
+
+    Returns the promotions' ids, the succeeded one first.
+    """
     from evidencehub.emulators.octane.config import EmulatorConfig
     from evidencehub.emulators.octane.runner import start_in_thread
     from evidencehub.tasks.queue import forget_queues, start_consumer
@@ -147,12 +237,16 @@ def promotion_demo(database: Database, settings: Settings, builds: list[str]) ->
         story = _demo_story(emulator, f"Regression {DEMO_RELEASE}")
         first = _promote_and_wait(database, demo_settings, builds[-1], story)
         console.print(promotion_panel(first))
+        promotion_ids = [first.promotion.id]
         if len(builds) > 1:
             second_story = _demo_story(emulator, f"Regression {DEMO_RELEASE} (hotfix)")
-            _cancel_and_show_delink(database, demo_settings, emulator, builds[-2], second_story)
+            promotion_ids.append(
+                _cancel_and_show_delink(database, demo_settings, emulator, builds[-2], second_story)
+            )
             console.print(
                 f"{_covering(emulator, story)} tests still cover story {story} of the first promotion"
             )
+        return promotion_ids
     finally:
         consumer.stop(graceful=True)
         forget_queues()
@@ -239,7 +333,7 @@ def _covering(emulator: RunningEmulator, story: str) -> int:
 
 def _cancel_and_show_delink(
     database: Database, settings: Settings, emulator: RunningEmulator, build: str, story: str
-) -> None:
+) -> int:
     from evidencehub.promotions.service import cancel_promotion
 
     second = _promote_and_wait(database, settings, build, story)
@@ -257,6 +351,7 @@ def _cancel_and_show_delink(
         f"{done.promotion.delink_message}"
     )
     console.print(f"{_covering(emulator, story)} tests in Octane cover story {story} after the delink")
+    return done.promotion.id
 
 
 DEMO_ADMIN_EMAIL = "admin@demo.evidencehub.test"
@@ -296,8 +391,6 @@ def serve_dashboard(settings: Settings, database: Database) -> None:
     """Serve the dashboard on the demo data until interrupted, printing the admin's sign-in once."""
     import uvicorn
 
-    from evidencehub.web import create_app
-
     admin = prepare_dashboard(settings, database)
     url = f"http://{settings.web.host}:{settings.web.port}/"
     console.print(f"\n[bold]dashboard[/] {url} · organization [bold]{admin.organization}[/]")
@@ -313,9 +406,16 @@ def serve_dashboard(settings: Settings, database: Database) -> None:
         )
     console.print("stop with Ctrl+C")
     uvicorn.run(
-        create_app(settings, database=database),
+        dashboard_app(settings, database),
         host=settings.web.host,
         port=settings.web.port,
         log_config=None,
         access_log=False,
     )
+
+
+def dashboard_app(settings: Settings, database: Database) -> FastAPI:
+    """The dashboard the demo serves: with the task-queue consumer that renders the demo's report."""
+    from evidencehub.web import create_app
+
+    return create_app(settings, database=database)
