@@ -308,6 +308,7 @@ def test_flaky_page_ranks_the_flipping_test(app_client: TestClient, world: World
     assert page.status_code == 200
     assert "test_flip" in page.text and "test_total" not in page.text
     assert "flip history of test_flip" in page.text
+    assert '<span class="key error"></span>error' in page.text  # the legend names every colour of the squares
 
 
 def test_audit_pages_in_english_and_hebrew(app_client: TestClient, world: World, seeded: Seeded) -> None:
@@ -461,6 +462,7 @@ def test_promotions_request_show_and_cancel_with_confirmation(
     assert page.status_code == 200
     assert 'id="octane-tab"' in page.text and 'hx-trigger="every 2s"' in page.text  # live while active
     assert "requested" in page.text and "evidence-shop-2026.11-2026.11.4-p" in page.text
+    assert "<dt>Reason</dt><dd>go live</dd>" in page.text  # its own row, not run into the requester
     promotion_id = int(location.split("/")[2].split("?")[0])
     fragment = app_client.get(f"/promotions/{promotion_id}/octane", headers={"HX-Request": "true"})
     assert fragment.text.lstrip().startswith('<section id="octane-tab"')
