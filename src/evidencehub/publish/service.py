@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 
@@ -130,17 +130,32 @@ class JobRuns:
     summaries: list[RunSummary]
 
 
+class RunsRequest(Protocol):
+    """What a target's publish request says about its runs."""
+
+    @property
+    def run_ids(self) -> Sequence[int]: ...
+
+    @property
+    def project(self) -> str | None: ...
+
+    @property
+    def build(self) -> str | None: ...
+
+    @property
+    def organization(self) -> str | None: ...
+
+
 def resolve_runs(
-    database: Database,
-    settings: Settings,
-    *,
-    target_label: str,
-    run_ids: Sequence[int],
-    project: str | None,
-    build: str | None,
-    organization: str | None,
+    database: Database, settings: Settings, request: RunsRequest, *, target_label: str
 ) -> JobRuns:
     """The runs a request names, either by id or as a build's runs; one build of one project."""
+    run_ids, project, build, organization = (
+        request.run_ids,
+        request.project,
+        request.build,
+        request.organization,
+    )
     if bool(run_ids) == bool(build):
         raise InputError(
             "publish either runs (--run) or a build (--build), not both and not neither",

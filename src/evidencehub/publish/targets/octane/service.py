@@ -53,18 +53,6 @@ class PublishRequest:
     organization: str | None = None
 
 
-def _runs(database: Database, settings: Settings, request: PublishRequest) -> publish.JobRuns:
-    return publish.resolve_runs(
-        database,
-        settings,
-        target_label="Octane",
-        run_ids=request.run_ids,
-        project=request.project,
-        build=request.build,
-        organization=request.organization,
-    )
-
-
 def _params(
     settings: OctaneSettings, runs: publish.JobRuns, request: PublishRequest, product_area_ids: list[int]
 ) -> OctanePayloadParams:
@@ -103,7 +91,7 @@ def create_octane_job(
 ) -> tuple[JobOut, list[str]]:
     """Check the request against Octane (backlog item, module), store the job; returns warnings."""
     octane = settings.octane
-    runs = _runs(database, settings, request)
+    runs = publish.resolve_runs(database, settings, request, target_label="Octane")
     warnings: list[str] = []
     own_client = client is None
     client = client or OctaneClient(octane)
@@ -176,7 +164,7 @@ def dry_run(
 ) -> list[tuple[Path, int, list[str]]]:
     """Write the payloads a job would send (validated, nothing contacted); returns (file, tests, warnings)."""
     octane = settings.octane
-    runs = _runs(database, settings, request)
+    runs = publish.resolve_runs(database, settings, request, target_label="Octane")
     params = _params(octane, runs, request, [])
     with database.session() as session:
         ids = results.result_ids(session, runs.run_ids)

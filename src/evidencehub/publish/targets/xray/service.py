@@ -50,18 +50,6 @@ def _environments(summaries: Sequence[RunSummary]) -> list[str]:
     return sorted({"-".join(summary.environment.split()) for summary in summaries if summary.environment})
 
 
-def _runs(database: Database, settings: Settings, request: PublishRequest) -> publish.JobRuns:
-    return publish.resolve_runs(
-        database,
-        settings,
-        target_label="Xray",
-        run_ids=request.run_ids,
-        project=request.project,
-        build=request.build,
-        organization=request.organization,
-    )
-
-
 def summary_for(settings: Settings, project: str | None, build: str | None) -> str:
     try:
         return settings.xray.summary.format(project=project or "", build=build or "").strip() or "evidencehub"
@@ -73,7 +61,7 @@ def summary_for(settings: Settings, project: str | None, build: str | None) -> s
 
 def create_xray_job(database: Database, settings: Settings, request: PublishRequest) -> JobOut:
     """Store the job (nothing is sent yet; the execution is made when the job first runs)."""
-    runs = _runs(database, settings, request)
+    runs = publish.resolve_runs(database, settings, request, target_label="Xray")
     params: dict[str, Any] = {
         "project_key": request.project_key,
         "test_plan": request.test_plan,
