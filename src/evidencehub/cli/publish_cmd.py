@@ -9,7 +9,7 @@ import typer
 
 from evidencehub.cli.context import cli_context
 from evidencehub.cli.output import console, error_console, print_json
-from evidencehub.cli.publish_view import JobProgress, interruptible, job_line
+from evidencehub.cli.publish_view import JobProgress, interruptible, job_line, publish_with_progress
 from evidencehub.publish.schemas import JobOut, JobState
 
 app = typer.Typer(
@@ -138,26 +138,19 @@ def publish_octane(
                 error_console.print(f"[yellow]warning[/]: {warning}")
         return
 
-    with interruptible() as should_continue, JobProgress("octane", enabled=not as_json) as bar:
-
-        def created(job: JobOut, warnings: list[str]) -> None:
-            for warning in warnings:
-                error_console.print(f"[yellow]warning[/]: {warning}")
-            if not as_json:
-                error_console.print(
-                    f"job {job.id}: {job.tests_total} tests in {job.slices_total} slice(s) "
-                    f"→ {context.settings.octane.base_url}"
-                )
-            bar.begin(job.slices_total)
-
-        final = service.publish_run_to_octane(
+    final = publish_with_progress(
+        "octane",
+        context.settings.octane.base_url,
+        as_json,
+        lambda should_continue, progress, created: service.publish_run_to_octane(
             database,
             context.settings,
             request,
             should_continue=should_continue,
-            progress=bar.update,
+            progress=progress,
             on_created=created,
-        )
+        ),
+    )
     _finish(final, as_json)
 
 
@@ -213,24 +206,19 @@ def publish_xray(
     )
     context = cli_context(ctx)
     database = context.database()
-    with interruptible() as should_continue, JobProgress("xray", enabled=not as_json) as bar:
-
-        def created(job: JobOut) -> None:
-            if not as_json:
-                error_console.print(
-                    f"job {job.id}: {job.tests_total} tests in {job.slices_total} slice(s) "
-                    f"→ {context.settings.xray.base_url}"
-                )
-            bar.begin(job.slices_total)
-
-        final = service.publish_run_to_xray(
+    final = publish_with_progress(
+        "xray",
+        context.settings.xray.base_url,
+        as_json,
+        lambda should_continue, progress, created: service.publish_run_to_xray(
             database,
             context.settings,
             request,
             should_continue=should_continue,
-            progress=bar.update,
+            progress=progress,
             on_created=created,
-        )
+        ),
+    )
     key = service.execution_key(database, final.id)
     if as_json:
         print_json({**final.model_dump(mode="json"), "test_execution": key})
