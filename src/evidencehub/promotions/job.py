@@ -471,13 +471,8 @@ def _publish(
 
 
 def jira_project(settings: Settings, project: str) -> str:
-    """The Jira project an xray publication goes to (``promotions.jira_projects``, else upper-cased)."""
-    # The xray target's own per-project keys count too, so one setting is enough.
-    return (
-        settings.promotions.jira_projects.get(project)
-        or settings.xray.project_keys.get(project)
-        or project.upper()
-    )
+    """The Jira project an xray publication goes to (``xray.project_keys``, else the key upper-cased)."""
+    return settings.xray.project_keys.get(project) or project.upper()
 
 
 def _create_job(
