@@ -27,20 +27,18 @@ from evidencehub.errors import (
     ConflictError,
     EvidenceHubError,
     NotFoundError,
-    PermissionDeniedError,
     RemoteError,
 )
-from evidencehub.net.http import HttpSettings, build_client
+from evidencehub.net.http import HttpSettings, build_client, remote_http_settings
 from evidencehub.net.ratelimit import RateLimiter
 from evidencehub.net.retry import (
     QueueFullError,
     RetryNotice,
     RetryPolicy,
-    ThrottledError,
     TransientError,
     call_with_retries,
-    parse_retry_after,
 )
+from evidencehub.net.status import raise_for_status
 from evidencehub.ops.logging import get_logger
 from evidencehub.publish.target import UnknownRemoteTaskError
 from evidencehub.publish.targets.octane.credentials import Credentials, resolve_credentials
@@ -72,16 +70,7 @@ class _Answer:
 
 
 def http_settings(settings: OctaneSettings) -> HttpSettings:
-    return HttpSettings(
-        base_url=settings.base_url,
-        connect_timeout=settings.connect_timeout_seconds,
-        read_timeout=settings.read_timeout_seconds,
-        verify_tls=settings.verify_tls,
-        ca_bundle=settings.ca_bundle,
-        headers={"Accept": "application/json"},
-        max_connections=max(10, settings.workers * 2),
-        remote_name="Octane",
-    )
+    return remote_http_settings(settings, remote_name="Octane", min_connections=10)
 
 
 def retry_policy(settings: OctaneSettings, **overrides: Any) -> RetryPolicy:
@@ -252,25 +241,16 @@ class OctaneClient:
         answer = _answer(response)
         message = f"Octane refused {what}: HTTP {answer.status}" + (f" {answer.code}" if answer.code else "")
         message += f": {answer.description}" if answer.description else ""
-        status = answer.status
+        details = {"status": answer.status, "error_code": answer.code}
         if answer.code in QUEUE_FULL_CODES or "queue limit exceeded" in answer.description.lower():
-            raise QueueFullError(message, details={"status": status, "error_code": answer.code})
-        if status in (429, 502, 503, 504):
-            raise ThrottledError(
-                message, retry_after=parse_retry_after(response.headers.get("Retry-After")), status=status
-            )
-        if status in (500, 408):
-            raise TransientError(message, details={"status": status, "error_code": answer.code})
-        details = {"status": status, "error_code": answer.code}
-        if status == 401:
-            raise AuthenticationError(message, details=details)
-        if status == 403:
-            raise PermissionDeniedError(message, details=details)
-        if status == 404:
-            raise NotFoundError(message, details=details)
-        if status == 409:
-            raise ConflictError(message, details=details)
-        raise RemoteError(message, details=details)
+            raise QueueFullError(message, details=details)
+        raise_for_status(
+            answer.status,
+            message,
+            retry_after=response.headers.get("Retry-After"),
+            details=details,
+            also={409: ConflictError},
+        )
 
     def call(
         self,

@@ -27,17 +27,17 @@ from typing import Any
 import httpx
 
 from evidencehub.config import XraySettings
-from evidencehub.errors import AuthenticationError, NotFoundError, PermissionDeniedError, RemoteError
-from evidencehub.net.http import HttpSettings, build_client
+from evidencehub.errors import AuthenticationError, RemoteError
+from evidencehub.net.http import build_client, remote_http_settings
 from evidencehub.net.ratelimit import RateLimiter
 from evidencehub.net.retry import (
     RetryNotice,
     RetryPolicy,
-    ThrottledError,
     TransientError,
     call_with_retries,
     parse_retry_after,
 )
+from evidencehub.net.status import raise_for_status
 from evidencehub.ops.logging import get_logger
 from evidencehub.publish.targets.xray.credentials import XrayCredentials, resolve_credentials
 
@@ -86,16 +86,7 @@ class XrayClient:
         self.cloud = settings.flavour == "cloud" if cloud is None else cloud
         self._credentials = credentials
         self._http = http or build_client(
-            HttpSettings(
-                base_url=settings.base_url,
-                connect_timeout=settings.connect_timeout_seconds,
-                read_timeout=settings.read_timeout_seconds,
-                verify_tls=settings.verify_tls,
-                ca_bundle=settings.ca_bundle,
-                headers={"Accept": "application/json"},
-                max_connections=max(4, settings.workers * 2),
-                remote_name="Xray",
-            )
+            remote_http_settings(settings, remote_name="Xray", min_connections=4)
         )
         self._owns_http = http is None
         self._limiter = limiter or window_limiter(settings)
@@ -240,22 +231,11 @@ class XrayClient:
         if status < 300:
             return
         message = f"{self.flavour} refused {what}: HTTP {status}: {_message(response)}"
-        if status in (429, 502, 503, 504):
-            raise ThrottledError(
-                message, retry_after=parse_retry_after(response.headers.get("Retry-After")), status=status
-            )
-        if status in (500, 408):
-            raise TransientError(message, details={"status": status})
-        if status == 401:
-            raise AuthenticationError(message, details={"status": status})
-        if status == 403:
-            raise PermissionDeniedError(message, details={"status": status})
         if status == 404:
-            raise NotFoundError(
-                f"{message} — check xray.base_url and xray.flavour ({'cloud' if self.cloud else 'server'})",
-                details={"status": status},
-            )
-        raise RemoteError(message, details={"status": status})
+            message += f" — check xray.base_url and xray.flavour ({'cloud' if self.cloud else 'server'})"
+        raise_for_status(
+            status, message, retry_after=response.headers.get("Retry-After"), details={"status": status}
+        )
 
     def call(
         self,
