@@ -49,12 +49,12 @@ from evidencehub.promotions.service import (
     publish_job_id,
     record_change,
     runner_alive,
-    runner_name,
     targets_for,
 )
 from evidencehub.publish import service as publish
 from evidencehub.publish.schemas import JobState
 from evidencehub.results import service as results
+from evidencehub.tasks.runners import runner_name
 
 log = get_logger(__name__)
 

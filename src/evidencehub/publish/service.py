@@ -9,11 +9,8 @@ process at a time: a second runner is refused while the first is alive.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import secrets
-import socket
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,6 +33,7 @@ from evidencehub.publish.target import PublishTarget
 from evidencehub.publish.tracking import JobTracker
 from evidencehub.results import service as results
 from evidencehub.results.schemas import RunSummary
+from evidencehub.tasks.runners import runner_alive, runner_name
 
 log = get_logger(__name__)
 
@@ -206,33 +204,11 @@ def create_or_resume(
     return run_job(database, settings, job_id, should_continue=should_continue, progress=progress)
 
 
-def _runner_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _runner_alive(job: PublishJob) -> bool:
     """Whether the process recorded as running the job still is (heartbeat on other hosts)."""
-    if job.state != JobState.RUNNING.value or not job.runner:
+    if job.state != JobState.RUNNING.value:
         return False
-    host, _, rest = job.runner.partition(":")
-    pid_text, _, thread_text = rest.partition(":")
-    fresh = job.heartbeat_at is not None and utcnow() - job.heartbeat_at < STALE_HEARTBEAT
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return fresh
-    pid = int(pid_text)
-    if pid != os.getpid():
-        return _pid_alive(pid)
-    return thread_text != str(threading.get_ident()) and fresh
+    return runner_alive(job.runner, job.heartbeat_at, STALE_HEARTBEAT)
 
 
 def _claim(database: Database, job_id: str, deadline_seconds: float) -> PublishJob:
@@ -248,7 +224,7 @@ def _claim(database: Database, job_id: str, deadline_seconds: float) -> PublishJ
             )
         now = utcnow()
         job.state = JobState.RUNNING.value
-        job.runner = _runner_name()
+        job.runner = runner_name()
         job.heartbeat_at = now
         job.started_at = job.started_at or now
         job.finished_at = None
