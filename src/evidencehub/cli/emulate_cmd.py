@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -48,6 +48,20 @@ def _api_keys(pairs: list[str], credentials_file: Path | None) -> dict[str, str]
         credentials = read_credentials_file(credentials_file)
         keys[credentials.client_id] = credentials.client_secret.get_secret_value()
     return keys
+
+
+def _common_faults(
+    fault_500: float, fault_503: float, fault_429: float, latency_ms: float, drop: float, seed: int | None
+) -> dict[str, Any]:
+    """The faults both emulators inject, under their config's names."""
+    return {
+        "error_500": fault_500,
+        "error_503": fault_503,
+        "throttle_429": fault_429,
+        "latency_ms": latency_ms,
+        "drop_connection": drop,
+        "seed": seed,
+    }
 
 
 def _serve(
@@ -125,14 +139,9 @@ def emulate_octane(
         session_ttl_seconds=session_ttl,
         session_expire_after_requests=expire_session_after,
         faults=FaultConfig(
-            error_500=fault_500,
+            **_common_faults(fault_500, fault_503, fault_429, latency_ms, drop_connections, seed),
             error_502=fault_502,
-            error_503=fault_503,
-            throttle_429=fault_429,
-            latency_ms=latency_ms,
-            drop_connection=drop_connections,
             lost_tasks=lost_tasks,
-            seed=seed,
         ),
     )
     _serve(
@@ -198,12 +207,7 @@ def emulate_xray(
         rate_limit_window_seconds=rate_window,
         token_ttl_seconds=token_ttl,
         faults=XrayFaults(
-            error_500=fault_500,
-            error_503=fault_503,
-            throttle_429=fault_429,
-            latency_ms=latency_ms,
-            drop_connection=drop_connections,
-            seed=seed,
+            **_common_faults(fault_500, fault_503, fault_429, latency_ms, drop_connections, seed)
         ),
     )
     _serve(

@@ -139,17 +139,13 @@ def publish_octane(
         return
 
     final = publish_with_progress(
-        "octane",
-        context.settings.octane.base_url,
-        as_json,
-        lambda should_continue, progress, created: service.publish_run_to_octane(
-            database,
-            context.settings,
-            request,
-            should_continue=should_continue,
-            progress=progress,
-            on_created=created,
-        ),
+        service.publish_run_to_octane,
+        database,
+        context.settings,
+        request,
+        label="octane",
+        destination=context.settings.octane.base_url,
+        as_json=as_json,
     )
     _finish(final, as_json)
 
@@ -207,17 +203,13 @@ def publish_xray(
     context = cli_context(ctx)
     database = context.database()
     final = publish_with_progress(
-        "xray",
-        context.settings.xray.base_url,
-        as_json,
-        lambda should_continue, progress, created: service.publish_run_to_xray(
-            database,
-            context.settings,
-            request,
-            should_continue=should_continue,
-            progress=progress,
-            on_created=created,
-        ),
+        service.publish_run_to_xray,
+        database,
+        context.settings,
+        request,
+        label="xray",
+        destination=context.settings.xray.base_url,
+        as_json=as_json,
     )
     key = service.execution_key(database, final.id)
     if as_json:

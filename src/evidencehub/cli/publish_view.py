@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated, Protocol
+from typing import TYPE_CHECKING, Annotated, Protocol, TypeVar
 
 import typer
 from rich.console import Group
@@ -19,7 +19,11 @@ from evidencehub.cli.output import console, error_console, print_json
 from evidencehub.publish.schemas import JobDetail, JobOut
 
 if TYPE_CHECKING:  # the CLI imports the publishing machinery only when a command needs it
+    from evidencehub.config import Settings
+    from evidencehub.db.session import Database
     from evidencehub.publish.engine import Progress as ProgressCallback
+
+RequestT_contra = TypeVar("RequestT_contra", contravariant=True)
 
 STATUS_STYLE = {
     "pending": "dim",
@@ -149,13 +153,32 @@ class OnCreated(Protocol):
     def __call__(self, job: JobOut, warnings: Sequence[str] = ()) -> None: ...
 
 
+class TargetPublish(Protocol[RequestT_contra]):
+    """A target's publish-or-resume entry point (``publish_run_to_octane``, ``publish_run_to_xray``)."""
+
+    def __call__(
+        self,
+        database: Database,
+        settings: Settings,
+        request: RequestT_contra,
+        *,
+        should_continue: Callable[[], bool] | None = ...,
+        progress: ProgressCallback | None = ...,
+        on_created: OnCreated = ...,
+    ) -> JobOut: ...
+
+
 def publish_with_progress(
+    publish: TargetPublish[RequestT_contra],
+    database: Database,
+    settings: Settings,
+    request: RequestT_contra,
+    *,
     label: str,
     destination: str,
     as_json: bool,
-    publish: Callable[[Callable[[], bool], ProgressCallback, OnCreated], JobOut],
 ) -> JobOut:
-    """Run ``publish`` with Ctrl-C as a clean stop and a progress bar that starts once the job exists."""
+    """Publish with Ctrl-C as a clean stop and a progress bar that starts once the job exists."""
     with interruptible() as should_continue, JobProgress(label, enabled=not as_json) as bar:
 
         def created(job: JobOut, warnings: Sequence[str] = ()) -> None:
@@ -167,7 +190,14 @@ def publish_with_progress(
                 )
             bar.begin(job.slices_total)
 
-        return publish(should_continue, bar.update, created)
+        return publish(
+            database,
+            settings,
+            request,
+            should_continue=should_continue,
+            progress=bar.update,
+            on_created=created,
+        )
 
 
 def jobs_command(target: str, label: str, none_yet: str) -> Callable[..., None]:

@@ -29,6 +29,7 @@ from evidencehub.errors import (
     NotFoundError,
     RemoteError,
 )
+from evidencehub.net.client import RemoteClient
 from evidencehub.net.http import HttpSettings, build_client, remote_http_settings
 from evidencehub.net.ratelimit import RateLimiter
 from evidencehub.net.retry import (
@@ -36,7 +37,6 @@ from evidencehub.net.retry import (
     RetryNotice,
     RetryPolicy,
     TransientError,
-    call_with_retries,
 )
 from evidencehub.net.status import raise_for_status
 from evidencehub.ops.logging import get_logger
@@ -84,7 +84,7 @@ def retry_policy(settings: OctaneSettings, **overrides: Any) -> RetryPolicy:
     return RetryPolicy(**values)
 
 
-class OctaneClient:
+class OctaneClient(RemoteClient):
     """One workspace of one Octane server; thread-safe, share it between workers."""
 
     def __init__(
@@ -97,14 +97,12 @@ class OctaneClient:
     ) -> None:
         self.settings = settings
         self._credentials = credentials
-        self._http = http or build_client(http_settings(settings))
-        self._owns_http = http is None
+        super().__init__(http, lambda: build_client(http_settings(settings)), retry_policy(settings))
         self._limiter = limiter or RateLimiter(settings.requests_per_second, name="octane")
         self._auth_lock = threading.Lock()
         self._cookies: dict[str, str] = {}
         self._generation = 0
         self.api = f"/api/shared_spaces/{settings.space_id}/workspaces/{settings.workspace_id}"
-        self.default_policy = retry_policy(settings)
 
     # -- lifecycle
 
@@ -114,14 +112,7 @@ class OctaneClient:
                 self.sign_out()
             except EvidenceHubError as exc:
                 log.debug("sign-out failed", error=str(exc))
-        if self._owns_http:
-            self._http.close()
-
-    def __enter__(self) -> OctaneClient:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
+        super().close()
 
     @property
     def credentials(self) -> Credentials:
@@ -212,7 +203,8 @@ class OctaneClient:
         except httpx.TransportError as exc:
             raise TransientError(f"connection to Octane failed during {method} {url}: {exc}") from exc
 
-    def _authed(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    def _authed(self, method: str, url: str, policy: RetryPolicy, **kwargs: Any) -> httpx.Response:
+        # ``policy`` goes unused: unlike Xray's, this client has no client-wide pause to wait out.
         headers = dict(kwargs.pop("headers", None) or {})
         generation, cookie = self._session()
         response = self._send(method, url, headers={**headers, "Cookie": cookie}, **kwargs)
@@ -252,25 +244,9 @@ class OctaneClient:
             also={409: ConflictError},
         )
 
-    def call(
-        self,
-        method: str,
-        path: str,
-        *,
-        what: str,
-        policy: RetryPolicy | None = None,
-        on_retry: Callable[[RetryNotice], None] | None = None,
-        **kwargs: Any,
-    ) -> httpx.Response:
-        """A retried, signed-in request to ``path`` (relative to the workspace unless it starts with /)."""
-        url = path if path.startswith("/") else f"{self.api}/{path}"
-
-        def attempt() -> httpx.Response:
-            response = self._authed(method, url, **kwargs)
-            self._raise_for(response, what)
-            return response
-
-        return call_with_retries(attempt, policy or self.default_policy, on_retry=on_retry)
+    def _url(self, path: str) -> str:
+        """Paths are relative to the workspace unless they start with /."""
+        return path if path.startswith("/") else f"{self.api}/{path}"
 
     # -- test results
 
