@@ -17,6 +17,13 @@ app = typer.Typer(
     invoke_without_command=True,
 )
 
+# What every target's publish command takes, with one wording.
+RunIds = Annotated[list[int], typer.Option("--run", help="Run id (repeatable); or use --build.")]
+Build = Annotated[str | None, typer.Option(help="Publish every run of this build (with --project).")]
+Project = Annotated[str | None, typer.Option(envvar="EVIDENCEHUB_PROJECT", help="Project key.")]
+JobId = Annotated[str | None, typer.Option("--job-id", help="Id for the job (default: generated).")]
+Json = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
 EXIT_FAILED = 6
 EXIT_CANCELLED = 130
 
@@ -71,11 +78,9 @@ def publish(
 @app.command("octane")
 def publish_octane(
     ctx: typer.Context,
-    run: Annotated[list[int], typer.Option("--run", help="Run id (repeatable); or use --build.")] = [],  # noqa: B006
-    build: Annotated[
-        str | None, typer.Option(help="Publish every run of this build (with --project).")
-    ] = None,
-    project: Annotated[str | None, typer.Option(envvar="EVIDENCEHUB_PROJECT", help="Project key.")] = None,
+    run: RunIds = [],  # noqa: B006
+    build: Build = None,
+    project: Project = None,
     release: Annotated[
         str | None, typer.Option(help="Octane release name (default octane.release, else _default_).")
     ] = None,
@@ -89,16 +94,14 @@ def publish_octane(
     strict: Annotated[
         bool | None, typer.Option("--strict/--no-strict", help="Fail on duplicate root application modules.")
     ] = None,
-    job_id: Annotated[
-        str | None, typer.Option("--job-id", help="Id for the job (default: generated).")
-    ] = None,
+    job_id: JobId = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Write the payloads to --out; send nothing.")
     ] = False,
     out: Annotated[
         Path | None, typer.Option(help="Payload file for --dry-run (FILE.NNN.xml per slice).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: Json = False,
 ) -> None:
     """Upload runs to ALM Octane in slices of ≤ 1000 tests, tracked and resumable."""
     from evidencehub.errors import InputError
@@ -156,11 +159,9 @@ def publish_xray(
     project_key: Annotated[
         str, typer.Option("--project-key", envvar="EVIDENCEHUB_XRAY_PROJECT_KEY", help="Jira project key.")
     ],
-    run: Annotated[list[int], typer.Option("--run", help="Run id (repeatable); or use --build.")] = [],  # noqa: B006
-    build: Annotated[
-        str | None, typer.Option(help="Publish every run of this build (with --project).")
-    ] = None,
-    project: Annotated[str | None, typer.Option(envvar="EVIDENCEHUB_PROJECT", help="Project key.")] = None,
+    run: RunIds = [],  # noqa: B006
+    build: Build = None,
+    project: Project = None,
     test_plan: Annotated[
         str | None, typer.Option("--test-plan", metavar="KEY", help="Test Plan the execution joins.")
     ] = None,
@@ -179,10 +180,8 @@ def publish_xray(
             "--test-execution", metavar="KEY", help="Import into this Test Execution (else a new one)."
         ),
     ] = None,
-    job_id: Annotated[
-        str | None, typer.Option("--job-id", help="Id for the job (default: generated).")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    job_id: JobId = None,
+    as_json: Json = False,
 ) -> None:
     """Import runs into Jira Xray as a Test Execution, in slices, tracked and resumable."""
     from evidencehub.publish.targets.xray import service
