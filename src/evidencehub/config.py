@@ -233,10 +233,6 @@ class PromotionSettings(Section):
     project_targets: dict[str, list[str]] = Field(
         default_factory=dict, description="Publishing targets per project key, instead of `targets`."
     )
-    jira_projects: dict[str, str] = Field(
-        default_factory=dict,
-        description="Jira project key per project for the xray target (default: the key upper-cased).",
-    )
     heartbeat_seconds: float = Field(2.0, gt=0, description="How often a running job says it is alive.")
     stale_seconds: float = Field(
         300.0, gt=0, description="A job silent this long on another host is taken over by a new worker."

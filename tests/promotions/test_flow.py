@@ -298,7 +298,7 @@ def test_a_project_can_promote_to_octane_and_xray(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("EVIDENCEHUB_PROMOTIONS__PROJECT_TARGETS", '{"prism": ["octane", "xray"]}')
-    monkeypatch.setenv("EVIDENCEHUB_PROMOTIONS__JIRA_PROJECTS", '{"prism": "PRM"}')
+    monkeypatch.setenv("EVIDENCEHUB_XRAY__PROJECT_KEYS", '{"prism": "PRM"}')
     settings = load_settings()
     store_run(database, cases(12))
     promotion_id = int(str(ask(cli)["id"]))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -13,30 +14,80 @@ from evidencehub.cli.output import console
 app = typer.Typer(help="Run emulators of the remote systems evidencehub publishes to.", no_args_is_help=True)
 
 
-def _api_keys(pairs: list[str], credentials_file: Path | None) -> dict[str, str]:
+# Options both emulators take, with one wording.
+Host = Annotated[str, typer.Option(help="Address to listen on (keep it on loopback).")]
+Port = Annotated[int, typer.Option(help="Port (0 picks a free one and prints it).")]
+Fault500 = Annotated[float, typer.Option(min=0, max=1, help="Probability of a 500.")]
+Fault503 = Annotated[float, typer.Option(min=0, max=1, help="Probability of a 503.")]
+Fault429 = Annotated[float, typer.Option(min=0, max=1, help="Probability of a 429 with Retry-After.")]
+Seed = Annotated[int | None, typer.Option(help="Random seed for reproducible faults.")]
+
+
+def _pairs(values: list[str], label: str, shape: str, parameter: str) -> dict[str, str]:
+    """``NAME:SECRET`` values as a mapping; a malformed one is refused naming where it came from."""
     from evidencehub.errors import InputError
+
+    found: dict[str, str] = {}
+    for pair in values:
+        name, separator, secret = pair.partition(":")
+        if not separator or not name or not secret:
+            raise InputError(
+                f"{label} {name or pair[:10]!r}…: expected {shape}", details={"parameter": parameter}
+            )
+        found[name] = secret
+    return found
+
+
+def _api_keys(pairs: list[str], credentials_file: Path | None) -> dict[str, str]:
     from evidencehub.publish.targets.octane.credentials import read_credentials_file
 
-    keys: dict[str, str] = {}
     from_env = os.environ.get("EVIDENCEHUB_EMULATOR_API_KEYS", "")
-    for pair in [*filter(None, (item.strip() for item in from_env.split(","))), *pairs]:
-        client_id, separator, secret = pair.partition(":")
-        if not separator or not client_id or not secret:
-            raise InputError(
-                f"API key {client_id or pair[:10]!r}…: expected CLIENT_ID:SECRET",
-                details={"parameter": "api-key"},
-            )
-        keys[client_id] = secret
+    listed = [*filter(None, (item.strip() for item in from_env.split(","))), *pairs]
+    keys = _pairs(listed, "API key", "CLIENT_ID:SECRET", "api-key")
     if credentials_file is not None:
         credentials = read_credentials_file(credentials_file)
         keys[credentials.client_id] = credentials.client_secret.get_secret_value()
     return keys
 
 
+def _common_faults(
+    fault_500: float, fault_503: float, fault_429: float, latency_ms: float, drop: float, seed: int | None
+) -> dict[str, Any]:
+    """The faults both emulators inject, under their config's names."""
+    return {
+        "error_500": fault_500,
+        "error_503": fault_503,
+        "throttle_429": fault_429,
+        "latency_ms": latency_ms,
+        "drop_connection": drop,
+        "seed": seed,
+    }
+
+
+def _serve(
+    serve_forever: Callable[..., None],
+    config: object,
+    *,
+    host: str,
+    port: int,
+    banner: str,
+    warning: str | None,
+) -> None:
+    """Serve until Ctrl-C; once listening, print where (and ``warning``, if any) for whoever waits on it."""
+
+    def ready(url: str) -> None:
+        console.print(banner.format(url=url))
+        if warning:
+            console.print(f"[yellow]{warning}[/]")
+        console.file.flush()
+
+    serve_forever(config, host=host, port=port, ready=ready, log_level="warning")
+
+
 @app.command("octane")
 def emulate_octane(
-    host: Annotated[str, typer.Option(help="Address to listen on (keep it on loopback).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port (0 picks a free one and prints it).")] = 8090,
+    host: Host = "127.0.0.1",
+    port: Port = 8090,
     space_id: Annotated[int, typer.Option(help="Shared space id.")] = 1001,
     workspace_id: Annotated[int, typer.Option(help="Workspace id.")] = 1002,
     api_key: Annotated[
@@ -54,12 +105,10 @@ def emulate_octane(
     expire_session_after: Annotated[
         int | None, typer.Option(help="A session stops working after this many requests.")
     ] = None,
-    fault_500: Annotated[float, typer.Option(min=0, max=1, help="Probability of a 500.")] = 0.0,
+    fault_500: Fault500 = 0.0,
     fault_502: Annotated[float, typer.Option(min=0, max=1, help="Probability of a 502 (proxy).")] = 0.0,
-    fault_503: Annotated[float, typer.Option(min=0, max=1, help="Probability of a 503.")] = 0.0,
-    fault_429: Annotated[
-        float, typer.Option(min=0, max=1, help="Probability of a 429 with Retry-After.")
-    ] = 0.0,
+    fault_503: Fault503 = 0.0,
+    fault_429: Fault429 = 0.0,
     latency_ms: Annotated[float, typer.Option(min=0, help="Added latency per request.")] = 0.0,
     drop_connections: Annotated[
         float, typer.Option(min=0, max=1, help="Probability of a dropped response.")
@@ -67,7 +116,7 @@ def emulate_octane(
     lost_tasks: Annotated[
         float, typer.Option(min=0, max=1, help="Probability an accepted task vanishes.")
     ] = 0.0,
-    seed: Annotated[int | None, typer.Option(help="Random seed for reproducible faults.")] = None,
+    seed: Seed = None,
 ) -> None:
     """Serve an ALM Octane emulator until Ctrl-C. Control and counters: GET /__emulator__/counters."""
     from evidencehub.emulators.octane.config import EmulatorConfig, FaultConfig
@@ -90,32 +139,27 @@ def emulate_octane(
         session_ttl_seconds=session_ttl,
         session_expire_after_requests=expire_session_after,
         faults=FaultConfig(
-            error_500=fault_500,
+            **_common_faults(fault_500, fault_503, fault_429, latency_ms, drop_connections, seed),
             error_502=fault_502,
-            error_503=fault_503,
-            throttle_429=fault_429,
-            latency_ms=latency_ms,
-            drop_connection=drop_connections,
             lost_tasks=lost_tasks,
-            seed=seed,
         ),
     )
-
-    def ready(url: str) -> None:
-        console.print(f"Octane emulator listening on {url} (space {space_id}, workspace {workspace_id})")
-        if not keys:
-            console.print(
-                "[yellow]no API keys configured: sign-in will refuse everyone (use --api-key ID:SECRET)[/]"
-            )
-        console.file.flush()
-
-    serve_forever(config, host=host, port=port, ready=ready, log_level="warning")
+    _serve(
+        serve_forever,
+        config,
+        host=host,
+        port=port,
+        banner=f"Octane emulator listening on {{url}} (space {space_id}, workspace {workspace_id})",
+        warning=None
+        if keys
+        else "no API keys configured: sign-in will refuse everyone (use --api-key ID:SECRET)",
+    )
 
 
 @app.command("xray")
 def emulate_xray(
-    host: Annotated[str, typer.Option(help="Address to listen on (keep it on loopback).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port (0 picks a free one and prints it).")] = 8091,
+    host: Host = "127.0.0.1",
+    port: Port = 8091,
     flavour: Annotated[str, typer.Option(help="server (Jira Server/DC) or cloud (Xray Cloud).")] = "server",
     user: Annotated[
         list[str], typer.Option("--user", help="Server: USER:PASSWORD accepted by Basic auth (repeatable).")
@@ -134,16 +178,14 @@ def emulate_xray(
     ] = None,
     rate_window: Annotated[float, typer.Option(min=0.001, help="Rate-limit window in seconds.")] = 300.0,
     token_ttl: Annotated[float, typer.Option(min=0.001, help="Cloud token lifetime in seconds.")] = 86400.0,
-    fault_500: Annotated[float, typer.Option(min=0, max=1, help="Probability of a 500.")] = 0.0,
-    fault_503: Annotated[float, typer.Option(min=0, max=1, help="Probability of a 503.")] = 0.0,
-    fault_429: Annotated[
-        float, typer.Option(min=0, max=1, help="Probability of a 429 with Retry-After.")
-    ] = 0.0,
+    fault_500: Fault500 = 0.0,
+    fault_503: Fault503 = 0.0,
+    fault_429: Fault429 = 0.0,
     latency_ms: Annotated[float, typer.Option(min=0, help="Added latency per import.")] = 0.0,
     drop_connections: Annotated[
         float, typer.Option(min=0, max=1, help="Probability an applied import's answer is cut off.")
     ] = 0.0,
-    seed: Annotated[int | None, typer.Option(help="Random seed for reproducible faults.")] = None,
+    seed: Seed = None,
 ) -> None:
     """Serve a Jira Xray emulator until Ctrl-C. Read-back: GET /__emulator__/executions, …/counters."""
     from evidencehub.emulators.xray.config import XrayEmulatorConfig, XrayFaults
@@ -155,40 +197,26 @@ def emulate_xray(
             f"--flavour must be server or cloud, not {flavour!r}", details={"parameter": "flavour"}
         )
 
-    def pairs(values: list[str], option: str) -> dict[str, str]:
-        found: dict[str, str] = {}
-        for pair in values:
-            name, separator, secret = pair.partition(":")
-            if not separator or not name or not secret:
-                raise InputError(
-                    f"{option} {name or pair[:10]!r}…: expected NAME:SECRET", details={"parameter": option}
-                )
-            found[name] = secret
-        return found
-
     config = XrayEmulatorConfig(
         flavour="cloud" if flavour == "cloud" else "server",
-        users=pairs(user, "--user"),
+        users=_pairs(user, "--user", "NAME:SECRET", "--user"),
         tokens=list(token),
-        api_keys=pairs(api_key, "--api-key"),
+        api_keys=_pairs(api_key, "--api-key", "NAME:SECRET", "--api-key"),
         projects=list(project) or None,
         rate_limit_requests=rate_limit,
         rate_limit_window_seconds=rate_window,
         token_ttl_seconds=token_ttl,
         faults=XrayFaults(
-            error_500=fault_500,
-            error_503=fault_503,
-            throttle_429=fault_429,
-            latency_ms=latency_ms,
-            drop_connection=drop_connections,
-            seed=seed,
+            **_common_faults(fault_500, fault_503, fault_429, latency_ms, drop_connections, seed)
         ),
     )
-
-    def ready(url: str) -> None:
-        console.print(f"Xray {flavour} emulator listening on {url}")
-        if not (config.users or config.tokens or config.api_keys):
-            console.print("[yellow]no credentials configured: every import will be refused (401)[/]")
-        console.file.flush()
-
-    serve_forever(config, host=host, port=port, ready=ready, log_level="warning")
+    _serve(
+        serve_forever,
+        config,
+        host=host,
+        port=port,
+        banner=f"Xray {flavour} emulator listening on {{url}}",
+        warning=None
+        if config.users or config.tokens or config.api_keys
+        else "no credentials configured: every import will be refused (401)",
+    )

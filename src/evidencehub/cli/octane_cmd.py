@@ -11,7 +11,7 @@ from rich.table import Table
 
 from evidencehub.cli.context import cli_context
 from evidencehub.cli.output import console, error_console, print_json
-from evidencehub.cli.publish_view import job_line, job_panel
+from evidencehub.cli.publish_view import job_panel, jobs_command
 
 app = typer.Typer(
     help="ALM Octane: upload tasks, backlog coverage, the runbook checklist.", no_args_is_help=True
@@ -50,24 +50,11 @@ def tasks(
             live.update(job_panel(detail))
 
 
-@app.command("jobs")
-def jobs(
-    ctx: typer.Context,
-    limit: Annotated[int, typer.Option(min=1, max=500, help="How many, newest first.")] = 20,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-) -> None:
-    """Octane publish jobs, newest first."""
-    from evidencehub.publish.service import list_jobs
-
-    context = cli_context(ctx)
-    found = list_jobs(context.database(), target="octane", limit=limit)
-    if as_json:
-        print_json(found)
-        return
-    if not found:
-        console.print("no Octane jobs yet — publish with `evidencehub publish octane --run RUN`")
-    for job in found:
-        console.print(job_line(job))
+app.command("jobs")(
+    jobs_command(
+        "octane", "Octane", "no Octane jobs yet — publish with `evidencehub publish octane --run RUN`"
+    )
+)
 
 
 def _coverage(ctx: typer.Context, action: str, backlog: str, job_id: str, as_json: bool) -> None:

@@ -9,13 +9,20 @@ import typer
 
 from evidencehub.cli.context import cli_context
 from evidencehub.cli.output import console, error_console, print_json
-from evidencehub.cli.publish_view import JobProgress, interruptible, job_line
+from evidencehub.cli.publish_view import JobProgress, interruptible, job_line, publish_with_progress
 from evidencehub.publish.schemas import JobOut, JobState
 
 app = typer.Typer(
     help="Publish a build's evidence to a target (Octane, Xray) — or resume a job with --resume JOB.",
     invoke_without_command=True,
 )
+
+# What every target's publish command takes, with one wording.
+RunIds = Annotated[list[int], typer.Option("--run", help="Run id (repeatable); or use --build.")]
+Build = Annotated[str | None, typer.Option(help="Publish every run of this build (with --project).")]
+Project = Annotated[str | None, typer.Option(envvar="EVIDENCEHUB_PROJECT", help="Project key.")]
+JobId = Annotated[str | None, typer.Option("--job-id", help="Id for the job (default: generated).")]
+Json = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 EXIT_FAILED = 6
 EXIT_CANCELLED = 130
@@ -71,11 +78,9 @@ def publish(
 @app.command("octane")
 def publish_octane(
     ctx: typer.Context,
-    run: Annotated[list[int], typer.Option("--run", help="Run id (repeatable); or use --build.")] = [],  # noqa: B006
-    build: Annotated[
-        str | None, typer.Option(help="Publish every run of this build (with --project).")
-    ] = None,
-    project: Annotated[str | None, typer.Option(envvar="EVIDENCEHUB_PROJECT", help="Project key.")] = None,
+    run: RunIds = [],  # noqa: B006
+    build: Build = None,
+    project: Project = None,
     release: Annotated[
         str | None, typer.Option(help="Octane release name (default octane.release, else _default_).")
     ] = None,
@@ -89,16 +94,14 @@ def publish_octane(
     strict: Annotated[
         bool | None, typer.Option("--strict/--no-strict", help="Fail on duplicate root application modules.")
     ] = None,
-    job_id: Annotated[
-        str | None, typer.Option("--job-id", help="Id for the job (default: generated).")
-    ] = None,
+    job_id: JobId = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Write the payloads to --out; send nothing.")
     ] = False,
     out: Annotated[
         Path | None, typer.Option(help="Payload file for --dry-run (FILE.NNN.xml per slice).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: Json = False,
 ) -> None:
     """Upload runs to ALM Octane in slices of ≤ 1000 tests, tracked and resumable."""
     from evidencehub.errors import InputError
@@ -138,26 +141,15 @@ def publish_octane(
                 error_console.print(f"[yellow]warning[/]: {warning}")
         return
 
-    with interruptible() as should_continue, JobProgress("octane", enabled=not as_json) as bar:
-
-        def created(job: JobOut, warnings: list[str]) -> None:
-            for warning in warnings:
-                error_console.print(f"[yellow]warning[/]: {warning}")
-            if not as_json:
-                error_console.print(
-                    f"job {job.id}: {job.tests_total} tests in {job.slices_total} slice(s) "
-                    f"→ {context.settings.octane.base_url}"
-                )
-            bar.begin(job.slices_total)
-
-        final = service.publish_run_to_octane(
-            database,
-            context.settings,
-            request,
-            should_continue=should_continue,
-            progress=bar.update,
-            on_created=created,
-        )
+    final = publish_with_progress(
+        service.publish_run_to_octane,
+        database,
+        context.settings,
+        request,
+        label="octane",
+        destination=context.settings.octane.base_url,
+        as_json=as_json,
+    )
     _finish(final, as_json)
 
 
@@ -167,11 +159,9 @@ def publish_xray(
     project_key: Annotated[
         str, typer.Option("--project-key", envvar="EVIDENCEHUB_XRAY_PROJECT_KEY", help="Jira project key.")
     ],
-    run: Annotated[list[int], typer.Option("--run", help="Run id (repeatable); or use --build.")] = [],  # noqa: B006
-    build: Annotated[
-        str | None, typer.Option(help="Publish every run of this build (with --project).")
-    ] = None,
-    project: Annotated[str | None, typer.Option(envvar="EVIDENCEHUB_PROJECT", help="Project key.")] = None,
+    run: RunIds = [],  # noqa: B006
+    build: Build = None,
+    project: Project = None,
     test_plan: Annotated[
         str | None, typer.Option("--test-plan", metavar="KEY", help="Test Plan the execution joins.")
     ] = None,
@@ -190,10 +180,8 @@ def publish_xray(
             "--test-execution", metavar="KEY", help="Import into this Test Execution (else a new one)."
         ),
     ] = None,
-    job_id: Annotated[
-        str | None, typer.Option("--job-id", help="Id for the job (default: generated).")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    job_id: JobId = None,
+    as_json: Json = False,
 ) -> None:
     """Import runs into Jira Xray as a Test Execution, in slices, tracked and resumable."""
     from evidencehub.publish.targets.xray import service
@@ -213,24 +201,15 @@ def publish_xray(
     )
     context = cli_context(ctx)
     database = context.database()
-    with interruptible() as should_continue, JobProgress("xray", enabled=not as_json) as bar:
-
-        def created(job: JobOut) -> None:
-            if not as_json:
-                error_console.print(
-                    f"job {job.id}: {job.tests_total} tests in {job.slices_total} slice(s) "
-                    f"→ {context.settings.xray.base_url}"
-                )
-            bar.begin(job.slices_total)
-
-        final = service.publish_run_to_xray(
-            database,
-            context.settings,
-            request,
-            should_continue=should_continue,
-            progress=bar.update,
-            on_created=created,
-        )
+    final = publish_with_progress(
+        service.publish_run_to_xray,
+        database,
+        context.settings,
+        request,
+        label="xray",
+        destination=context.settings.xray.base_url,
+        as_json=as_json,
+    )
     key = service.execution_key(database, final.id)
     if as_json:
         print_json({**final.model_dump(mode="json"), "test_execution": key})

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
+from typing import TYPE_CHECKING, Annotated, Protocol, TypeVar
 
+import typer
 from rich.console import Group
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from evidencehub.cli.output import error_console
+from evidencehub.cli.output import console, error_console, print_json
 from evidencehub.publish.schemas import JobDetail, JobOut
+
+if TYPE_CHECKING:  # the CLI imports the publishing machinery only when a command needs it
+    from evidencehub.config import Settings
+    from evidencehub.db.session import Database
+    from evidencehub.publish.engine import Progress as ProgressCallback
+
+RequestT_contra = TypeVar("RequestT_contra", contravariant=True)
 
 STATUS_STYLE = {
     "pending": "dim",
@@ -136,3 +145,83 @@ def job_panel(detail: JobDetail) -> Panel:
     where = " · ".join(part for part in (job.project, f"build {job.build}" if job.build else None) if part)
     header = f"{job_line(job)}\n{where} · release {job.release or '-'} · log {detail.log_path}"
     return Panel(Group(header, slices), title=f"{job.target} upload tasks", title_align="left")
+
+
+class OnCreated(Protocol):
+    """Told of a job once stored, with the target's warnings about it (if it has any)."""
+
+    def __call__(self, job: JobOut, warnings: Sequence[str] = ()) -> None: ...
+
+
+class TargetPublish(Protocol[RequestT_contra]):
+    """A target's publish-or-resume entry point (``publish_run_to_octane``, ``publish_run_to_xray``)."""
+
+    def __call__(
+        self,
+        database: Database,
+        settings: Settings,
+        request: RequestT_contra,
+        *,
+        should_continue: Callable[[], bool] | None = ...,
+        progress: ProgressCallback | None = ...,
+        on_created: OnCreated = ...,
+    ) -> JobOut: ...
+
+
+def publish_with_progress(
+    publish: TargetPublish[RequestT_contra],
+    database: Database,
+    settings: Settings,
+    request: RequestT_contra,
+    *,
+    label: str,
+    destination: str,
+    as_json: bool,
+) -> JobOut:
+    """Publish with Ctrl-C as a clean stop and a progress bar that starts once the job exists."""
+    with interruptible() as should_continue, JobProgress(label, enabled=not as_json) as bar:
+
+        def created(job: JobOut, warnings: Sequence[str] = ()) -> None:
+            for warning in warnings:
+                error_console.print(f"[yellow]warning[/]: {warning}")
+            if not as_json:
+                error_console.print(
+                    f"job {job.id}: {job.tests_total} tests in {job.slices_total} slice(s) → {destination}"
+                )
+            bar.begin(job.slices_total)
+
+        return publish(
+            database,
+            settings,
+            request,
+            should_continue=should_continue,
+            progress=bar.update,
+            on_created=created,
+        )
+
+
+def jobs_command(target: str, label: str, none_yet: str) -> Callable[..., None]:
+    """The ``jobs`` command of a target's command group: its publish jobs, newest first.
+
+    ``none_yet`` says how to make the first job.
+    """
+
+    def jobs(
+        ctx: typer.Context,
+        limit: Annotated[int, typer.Option(min=1, max=500, help="How many, newest first.")] = 20,
+        as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    ) -> None:
+        from evidencehub.cli.context import cli_context
+        from evidencehub.publish.service import list_jobs
+
+        found = list_jobs(cli_context(ctx).database(), target=target, limit=limit)
+        if as_json:
+            print_json(found)
+            return
+        if not found:
+            console.print(none_yet)
+        for job in found:
+            console.print(job_line(job))
+
+    jobs.__doc__ = f"{label} publish jobs, newest first."
+    return jobs

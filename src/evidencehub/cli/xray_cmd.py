@@ -8,7 +8,7 @@ import typer
 
 from evidencehub.cli.context import cli_context
 from evidencehub.cli.output import console, print_json
-from evidencehub.cli.publish_view import job_line, job_panel
+from evidencehub.cli.publish_view import job_panel, jobs_command
 
 app = typer.Typer(help="Jira Xray: publish jobs and their slices.", no_args_is_help=True)
 
@@ -30,23 +30,10 @@ def tasks(
     console.print(job_panel(detail))
 
 
-@app.command("jobs")
-def jobs(
-    ctx: typer.Context,
-    limit: Annotated[int, typer.Option(min=1, max=500, help="How many, newest first.")] = 20,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-) -> None:
-    """Xray publish jobs, newest first."""
-    from evidencehub.publish.service import list_jobs
-
-    context = cli_context(ctx)
-    found = list_jobs(context.database(), target="xray", limit=limit)
-    if as_json:
-        print_json(found)
-        return
-    if not found:
-        console.print(
-            "no Xray jobs yet — publish with `evidencehub publish xray --run RUN --project-key KEY`"
-        )
-    for job in found:
-        console.print(job_line(job))
+app.command("jobs")(
+    jobs_command(
+        "xray",
+        "Xray",
+        "no Xray jobs yet — publish with `evidencehub publish xray --run RUN --project-key KEY`",
+    )
+)

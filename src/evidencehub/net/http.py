@@ -14,6 +14,7 @@ import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 
@@ -40,6 +41,42 @@ class HttpSettings:
     max_connections: int = 20
     # Shown in the TLS warning, so a person knows which remote is unprotected.
     remote_name: str = "remote"
+
+
+class RemoteSettings(Protocol):
+    """The connection settings every remote's section of the settings has."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def connect_timeout_seconds(self) -> float: ...
+
+    @property
+    def read_timeout_seconds(self) -> float: ...
+
+    @property
+    def verify_tls(self) -> bool: ...
+
+    @property
+    def ca_bundle(self) -> Path | None: ...
+
+    @property
+    def workers(self) -> int: ...
+
+
+def remote_http_settings(settings: RemoteSettings, *, remote_name: str, min_connections: int) -> HttpSettings:
+    """A JSON API's client settings: at least ``min_connections``, two per worker beyond that."""
+    return HttpSettings(
+        base_url=settings.base_url,
+        connect_timeout=settings.connect_timeout_seconds,
+        read_timeout=settings.read_timeout_seconds,
+        verify_tls=settings.verify_tls,
+        ca_bundle=settings.ca_bundle,
+        headers={"Accept": "application/json"},
+        max_connections=max(min_connections, settings.workers * 2),
+        remote_name=remote_name,
+    )
 
 
 @functools.cache

@@ -49,12 +49,12 @@ from evidencehub.promotions.service import (
     publish_job_id,
     record_change,
     runner_alive,
-    runner_name,
     targets_for,
 )
 from evidencehub.publish import service as publish
 from evidencehub.publish.schemas import JobState
 from evidencehub.results import service as results
+from evidencehub.tasks.runners import runner_name
 
 log = get_logger(__name__)
 
@@ -471,13 +471,8 @@ def _publish(
 
 
 def jira_project(settings: Settings, project: str) -> str:
-    """The Jira project an xray publication goes to (``promotions.jira_projects``, else upper-cased)."""
-    # The xray target's own per-project keys count too, so one setting is enough.
-    return (
-        settings.promotions.jira_projects.get(project)
-        or settings.xray.project_keys.get(project)
-        or project.upper()
-    )
+    """The Jira project an xray publication goes to (``xray.project_keys``, else the key upper-cased)."""
+    return settings.xray.project_keys.get(project) or project.upper()
 
 
 def _create_job(

@@ -12,10 +12,7 @@ too, which runs the same clean-up.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import socket
-import threading
 from typing import Any
 
 from sqlalchemy import select, update
@@ -47,6 +44,7 @@ from evidencehub.publish import service as publish
 from evidencehub.publish.registry import TARGET_MODULES
 from evidencehub.publish.schemas import JobDetail
 from evidencehub.results import service as results
+from evidencehub.tasks import runners
 
 log = get_logger(__name__)
 
@@ -443,30 +441,7 @@ def _has_links_to_remove(promotion: Promotion) -> bool:
 # ---------------------------------------------------------------- who runs a promotion
 
 
-def runner_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def runner_alive(promotion: Promotion, settings: Settings) -> bool:
     """Whether the worker recorded as running the promotion still is (by pid here, by heartbeat elsewhere)."""
-    if not promotion.runner:
-        return False
-    host, _, rest = promotion.runner.partition(":")
-    pid_text, _, thread_text = rest.partition(":")
     stale = dt.timedelta(seconds=settings.promotions.stale_seconds)
-    fresh = promotion.heartbeat_at is not None and utcnow() - promotion.heartbeat_at < stale
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return fresh
-    if int(pid_text) != os.getpid():
-        return _pid_alive(int(pid_text))
-    return thread_text != str(threading.get_ident()) and fresh
+    return runners.runner_alive(promotion.runner, promotion.heartbeat_at, stale)

@@ -9,14 +9,12 @@ process at a time: a second runner is refused while the first is alive.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import secrets
-import socket
-import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 
@@ -33,7 +31,9 @@ from evidencehub.publish.schemas import DONE_OK, EventOut, JobDetail, JobOut, Jo
 from evidencehub.publish.slicing import plan_slices
 from evidencehub.publish.target import PublishTarget
 from evidencehub.publish.tracking import JobTracker
-from evidencehub.results.service import result_ids
+from evidencehub.results import service as results
+from evidencehub.results.schemas import RunSummary
+from evidencehub.tasks.runners import runner_alive, runner_name
 
 log = get_logger(__name__)
 
@@ -75,7 +75,7 @@ def create_job(
             raise ConflictError(
                 f"publish job {job_id} already exists; resume it instead", details={"job": job_id}
             )
-        ids = result_ids(session, run_ids)
+        ids = results.result_ids(session, run_ids)
         if not ids:
             raise InputError(
                 f"run(s) {', '.join(map(str, run_ids))} hold no results: nothing to publish",
@@ -117,33 +117,98 @@ def create_job(
     return out
 
 
-def _runner_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+@dataclass
+class JobRuns:
+    """The runs a job publishes: all of one build of one project."""
+
+    run_ids: list[int]
+    project: str
+    project_id: int | None
+    build: str
+    summaries: list[RunSummary]
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+class RunsRequest(Protocol):
+    """What a target's publish request says about its runs."""
+
+    @property
+    def run_ids(self) -> Sequence[int]: ...
+
+    @property
+    def project(self) -> str | None: ...
+
+    @property
+    def build(self) -> str | None: ...
+
+    @property
+    def organization(self) -> str | None: ...
+
+
+def resolve_runs(
+    database: Database, settings: Settings, request: RunsRequest, *, target_label: str
+) -> JobRuns:
+    """The runs a request names, either by id or as a build's runs; one build of one project."""
+    run_ids, project, build, organization = (
+        request.run_ids,
+        request.project,
+        request.build,
+        request.organization,
+    )
+    if bool(run_ids) == bool(build):
+        raise InputError(
+            "publish either runs (--run) or a build (--build), not both and not neither",
+            details={"parameter": "run|build"},
+        )
+    with database.session() as session:
+        organization_id = results.organization_id_for(session, organization or settings.default_organization)
+        if build:
+            if not project:
+                raise InputError(
+                    "--build needs --project (build names are per project)", details={"parameter": "project"}
+                )
+            ids = results.runs_of_build(
+                session, project=project, build=build, organization_id=organization_id
+            )
+        else:
+            ids = sorted(set(run_ids))
+        summaries = [results.run_summary(session, run_id, organization_id=organization_id) for run_id in ids]
+        project_ids = results.project_ids_of_runs(session, ids)
+    projects = {summary.project for summary in summaries}
+    builds = {summary.build for summary in summaries}
+    if len(projects) > 1 or len(builds) > 1:
+        raise InputError(
+            f"the runs of one {target_label} job must belong to one build of one project "
+            f"(got projects {sorted(projects)}, builds {sorted(builds)})",
+            details={"runs": ids},
+        )
+    return JobRuns(ids, projects.pop(), project_ids[0] if project_ids else None, builds.pop(), summaries)
+
+
+def job_exists(database: Database, job_id: str) -> bool:
+    with database.session() as session:
+        return session.get(PublishJob, job_id) is not None
+
+
+def create_or_resume(
+    database: Database,
+    settings: Settings,
+    job_id: str | None,
+    create: Callable[[], JobOut],
+    *,
+    should_continue: Callable[[], bool] | None = None,
+    progress: Progress | None = None,
+) -> JobOut:
+    """Resume the job ``job_id`` if it exists, else ``create()`` one; run it and return its final state."""
+    if job_id is None or not job_exists(database, job_id):
+        job_id = create().id
+    return run_job(database, settings, job_id, should_continue=should_continue, progress=progress)
 
 
 def _runner_alive(job: PublishJob) -> bool:
     """Whether the process recorded as running the job still is (heartbeat on other hosts)."""
-    if job.state != JobState.RUNNING.value or not job.runner:
+    if job.state != JobState.RUNNING.value:
         return False
-    host, _, rest = job.runner.partition(":")
-    pid_text, _, thread_text = rest.partition(":")
-    fresh = job.heartbeat_at is not None and utcnow() - job.heartbeat_at < STALE_HEARTBEAT
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return fresh
-    pid = int(pid_text)
-    if pid != os.getpid():
-        return _pid_alive(pid)
-    return thread_text != str(threading.get_ident()) and fresh
+    return runner_alive(job.runner, job.heartbeat_at, STALE_HEARTBEAT)
 
 
 def _claim(database: Database, job_id: str, deadline_seconds: float) -> PublishJob:
@@ -159,7 +224,7 @@ def _claim(database: Database, job_id: str, deadline_seconds: float) -> PublishJ
             )
         now = utcnow()
         job.state = JobState.RUNNING.value
-        job.runner = _runner_name()
+        job.runner = runner_name()
         job.heartbeat_at = now
         job.started_at = job.started_at or now
         job.finished_at = None

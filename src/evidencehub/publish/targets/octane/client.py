@@ -27,20 +27,18 @@ from evidencehub.errors import (
     ConflictError,
     EvidenceHubError,
     NotFoundError,
-    PermissionDeniedError,
     RemoteError,
 )
-from evidencehub.net.http import HttpSettings, build_client
+from evidencehub.net.client import RemoteClient
+from evidencehub.net.http import HttpSettings, build_client, remote_http_settings
 from evidencehub.net.ratelimit import RateLimiter
 from evidencehub.net.retry import (
     QueueFullError,
     RetryNotice,
     RetryPolicy,
-    ThrottledError,
     TransientError,
-    call_with_retries,
-    parse_retry_after,
 )
+from evidencehub.net.status import raise_for_status
 from evidencehub.ops.logging import get_logger
 from evidencehub.publish.target import UnknownRemoteTaskError
 from evidencehub.publish.targets.octane.credentials import Credentials, resolve_credentials
@@ -72,16 +70,7 @@ class _Answer:
 
 
 def http_settings(settings: OctaneSettings) -> HttpSettings:
-    return HttpSettings(
-        base_url=settings.base_url,
-        connect_timeout=settings.connect_timeout_seconds,
-        read_timeout=settings.read_timeout_seconds,
-        verify_tls=settings.verify_tls,
-        ca_bundle=settings.ca_bundle,
-        headers={"Accept": "application/json"},
-        max_connections=max(10, settings.workers * 2),
-        remote_name="Octane",
-    )
+    return remote_http_settings(settings, remote_name="Octane", min_connections=10)
 
 
 def retry_policy(settings: OctaneSettings, **overrides: Any) -> RetryPolicy:
@@ -95,7 +84,7 @@ def retry_policy(settings: OctaneSettings, **overrides: Any) -> RetryPolicy:
     return RetryPolicy(**values)
 
 
-class OctaneClient:
+class OctaneClient(RemoteClient):
     """One workspace of one Octane server; thread-safe, share it between workers."""
 
     def __init__(
@@ -108,14 +97,12 @@ class OctaneClient:
     ) -> None:
         self.settings = settings
         self._credentials = credentials
-        self._http = http or build_client(http_settings(settings))
-        self._owns_http = http is None
+        super().__init__(http, lambda: build_client(http_settings(settings)), retry_policy(settings))
         self._limiter = limiter or RateLimiter(settings.requests_per_second, name="octane")
         self._auth_lock = threading.Lock()
         self._cookies: dict[str, str] = {}
         self._generation = 0
         self.api = f"/api/shared_spaces/{settings.space_id}/workspaces/{settings.workspace_id}"
-        self.default_policy = retry_policy(settings)
 
     # -- lifecycle
 
@@ -125,14 +112,7 @@ class OctaneClient:
                 self.sign_out()
             except EvidenceHubError as exc:
                 log.debug("sign-out failed", error=str(exc))
-        if self._owns_http:
-            self._http.close()
-
-    def __enter__(self) -> OctaneClient:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
+        super().close()
 
     @property
     def credentials(self) -> Credentials:
@@ -223,7 +203,8 @@ class OctaneClient:
         except httpx.TransportError as exc:
             raise TransientError(f"connection to Octane failed during {method} {url}: {exc}") from exc
 
-    def _authed(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    def _authed(self, method: str, url: str, policy: RetryPolicy, **kwargs: Any) -> httpx.Response:
+        # ``policy`` goes unused: unlike Xray's, this client has no client-wide pause to wait out.
         headers = dict(kwargs.pop("headers", None) or {})
         generation, cookie = self._session()
         response = self._send(method, url, headers={**headers, "Cookie": cookie}, **kwargs)
@@ -252,45 +233,20 @@ class OctaneClient:
         answer = _answer(response)
         message = f"Octane refused {what}: HTTP {answer.status}" + (f" {answer.code}" if answer.code else "")
         message += f": {answer.description}" if answer.description else ""
-        status = answer.status
+        details = {"status": answer.status, "error_code": answer.code}
         if answer.code in QUEUE_FULL_CODES or "queue limit exceeded" in answer.description.lower():
-            raise QueueFullError(message, details={"status": status, "error_code": answer.code})
-        if status in (429, 502, 503, 504):
-            raise ThrottledError(
-                message, retry_after=parse_retry_after(response.headers.get("Retry-After")), status=status
-            )
-        if status in (500, 408):
-            raise TransientError(message, details={"status": status, "error_code": answer.code})
-        details = {"status": status, "error_code": answer.code}
-        if status == 401:
-            raise AuthenticationError(message, details=details)
-        if status == 403:
-            raise PermissionDeniedError(message, details=details)
-        if status == 404:
-            raise NotFoundError(message, details=details)
-        if status == 409:
-            raise ConflictError(message, details=details)
-        raise RemoteError(message, details=details)
+            raise QueueFullError(message, details=details)
+        raise_for_status(
+            answer.status,
+            message,
+            retry_after=response.headers.get("Retry-After"),
+            details=details,
+            also={409: ConflictError},
+        )
 
-    def call(
-        self,
-        method: str,
-        path: str,
-        *,
-        what: str,
-        policy: RetryPolicy | None = None,
-        on_retry: Callable[[RetryNotice], None] | None = None,
-        **kwargs: Any,
-    ) -> httpx.Response:
-        """A retried, signed-in request to ``path`` (relative to the workspace unless it starts with /)."""
-        url = path if path.startswith("/") else f"{self.api}/{path}"
-
-        def attempt() -> httpx.Response:
-            response = self._authed(method, url, **kwargs)
-            self._raise_for(response, what)
-            return response
-
-        return call_with_retries(attempt, policy or self.default_policy, on_retry=on_retry)
+    def _url(self, path: str) -> str:
+        """Paths are relative to the workspace unless they start with /."""
+        return path if path.startswith("/") else f"{self.api}/{path}"
 
     # -- test results
 

@@ -8,7 +8,7 @@ call. Everything here is resumable by job id: calling
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from evidencehub.config import OctaneSettings, Settings
@@ -53,52 +53,8 @@ class PublishRequest:
     organization: str | None = None
 
 
-@dataclass
-class PreparedRuns:
-    run_ids: list[int]
-    project: str
-    project_id: int | None
-    build: str
-    warnings: list[str] = field(default_factory=list)
-
-
-def _runs(database: Database, settings: Settings, request: PublishRequest) -> PreparedRuns:
-    if bool(request.run_ids) == bool(request.build):
-        raise InputError(
-            "publish either runs (--run) or a build (--build), not both and not neither",
-            details={"parameter": "run|build"},
-        )
-    with database.session() as session:
-        organization_id = results.organization_id_for(
-            session, request.organization or settings.default_organization
-        )
-        if request.build:
-            if not request.project:
-                raise InputError(
-                    "--build needs --project (build names are per project)", details={"parameter": "project"}
-                )
-            run_ids = results.runs_of_build(
-                session, project=request.project, build=request.build, organization_id=organization_id
-            )
-        else:
-            run_ids = sorted(set(request.run_ids))
-        summaries = [
-            results.run_summary(session, run_id, organization_id=organization_id) for run_id in run_ids
-        ]
-        project_ids = results.project_ids_of_runs(session, run_ids)
-    projects = {summary.project for summary in summaries}
-    builds = {summary.build for summary in summaries}
-    if len(projects) > 1 or len(builds) > 1:
-        raise InputError(
-            "the runs of one Octane job must belong to one build of one project "
-            f"(got projects {sorted(projects)}, builds {sorted(builds)})",
-            details={"runs": run_ids},
-        )
-    return PreparedRuns(run_ids, projects.pop(), project_ids[0] if project_ids else None, builds.pop())
-
-
 def _params(
-    settings: OctaneSettings, runs: PreparedRuns, request: PublishRequest, product_area_ids: list[int]
+    settings: OctaneSettings, runs: publish.JobRuns, request: PublishRequest, product_area_ids: list[int]
 ) -> OctanePayloadParams:
     values = {"project": runs.project, "build": runs.build}
     try:
@@ -135,7 +91,7 @@ def create_octane_job(
 ) -> tuple[JobOut, list[str]]:
     """Check the request against Octane (backlog item, module), store the job; returns warnings."""
     octane = settings.octane
-    runs = _runs(database, settings, request)
+    runs = publish.resolve_runs(database, settings, request, target_label="Octane")
     warnings: list[str] = []
     own_client = client is None
     client = client or OctaneClient(octane)
@@ -180,19 +136,16 @@ def publish_run_to_octane(
     on_created: Callable[[JobOut, list[str]], None] | None = None,
 ) -> JobOut:
     """Publish runs to Octane, or resume the job ``request.job_id`` if it exists; returns the final job."""
-    if request.job_id is not None and _exists(database, request.job_id):
-        return publish.run_job(
-            database, settings, request.job_id, should_continue=should_continue, progress=progress
-        )
-    job, warnings = create_octane_job(database, settings, request)
-    if on_created is not None:
-        on_created(job, warnings)
-    return publish.run_job(database, settings, job.id, should_continue=should_continue, progress=progress)
 
+    def create() -> JobOut:
+        job, warnings = create_octane_job(database, settings, request)
+        if on_created is not None:
+            on_created(job, warnings)
+        return job
 
-def _exists(database: Database, job_id: str) -> bool:
-    with database.session() as session:
-        return session.get(PublishJob, job_id) is not None
+    return publish.create_or_resume(
+        database, settings, request.job_id, create, should_continue=should_continue, progress=progress
+    )
 
 
 def after_job(database: Database, settings: Settings, job: JobOut) -> list[str]:
@@ -211,7 +164,7 @@ def dry_run(
 ) -> list[tuple[Path, int, list[str]]]:
     """Write the payloads a job would send (validated, nothing contacted); returns (file, tests, warnings)."""
     octane = settings.octane
-    runs = _runs(database, settings, request)
+    runs = publish.resolve_runs(database, settings, request, target_label="Octane")
     params = _params(octane, runs, request, [])
     with database.session() as session:
         ids = results.result_ids(session, runs.run_ids)

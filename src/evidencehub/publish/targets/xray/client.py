@@ -27,17 +27,17 @@ from typing import Any
 import httpx
 
 from evidencehub.config import XraySettings
-from evidencehub.errors import AuthenticationError, NotFoundError, PermissionDeniedError, RemoteError
-from evidencehub.net.http import HttpSettings, build_client
+from evidencehub.errors import AuthenticationError, RemoteError
+from evidencehub.net.client import RemoteClient
+from evidencehub.net.http import build_client, remote_http_settings
 from evidencehub.net.ratelimit import RateLimiter
 from evidencehub.net.retry import (
     RetryNotice,
     RetryPolicy,
-    ThrottledError,
     TransientError,
-    call_with_retries,
     parse_retry_after,
 )
+from evidencehub.net.status import raise_for_status
 from evidencehub.ops.logging import get_logger
 from evidencehub.publish.targets.xray.credentials import XrayCredentials, resolve_credentials
 
@@ -70,7 +70,7 @@ def window_limiter(settings: XraySettings) -> RateLimiter:
     return RateLimiter(refill, burst=burst, name="xray")
 
 
-class XrayClient:
+class XrayClient(RemoteClient):
     """One Xray (Server/DC or Cloud); thread-safe, share it between workers."""
 
     def __init__(
@@ -85,19 +85,11 @@ class XrayClient:
         self.settings = settings
         self.cloud = settings.flavour == "cloud" if cloud is None else cloud
         self._credentials = credentials
-        self._http = http or build_client(
-            HttpSettings(
-                base_url=settings.base_url,
-                connect_timeout=settings.connect_timeout_seconds,
-                read_timeout=settings.read_timeout_seconds,
-                verify_tls=settings.verify_tls,
-                ca_bundle=settings.ca_bundle,
-                headers={"Accept": "application/json"},
-                max_connections=max(4, settings.workers * 2),
-                remote_name="Xray",
-            )
+        super().__init__(
+            http,
+            lambda: build_client(remote_http_settings(settings, remote_name="Xray", min_connections=4)),
+            retry_policy(settings),
         )
-        self._owns_http = http is None
         self._limiter = limiter or window_limiter(settings)
         self._lock = threading.Lock()  # the pause; never held while sending
         self._auth_lock = threading.Lock()  # the Cloud token; held while authenticating
@@ -106,7 +98,6 @@ class XrayClient:
         self._token_generation = 0
         self._paused_until = 0.0
         self.api = "/api/v2" if self.cloud else f"/rest/raven/{settings.api_version}"
-        self.default_policy = retry_policy(settings)
 
     @property
     def flavour(self) -> str:
@@ -117,16 +108,6 @@ class XrayClient:
         if self._credentials is None:
             self._credentials = resolve_credentials(self.settings, cloud=self.cloud)
         return self._credentials
-
-    def close(self) -> None:
-        if self._owns_http:
-            self._http.close()
-
-    def __enter__(self) -> XrayClient:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
 
     # -- transport
 
@@ -240,43 +221,15 @@ class XrayClient:
         if status < 300:
             return
         message = f"{self.flavour} refused {what}: HTTP {status}: {_message(response)}"
-        if status in (429, 502, 503, 504):
-            raise ThrottledError(
-                message, retry_after=parse_retry_after(response.headers.get("Retry-After")), status=status
-            )
-        if status in (500, 408):
-            raise TransientError(message, details={"status": status})
-        if status == 401:
-            raise AuthenticationError(message, details={"status": status})
-        if status == 403:
-            raise PermissionDeniedError(message, details={"status": status})
         if status == 404:
-            raise NotFoundError(
-                f"{message} — check xray.base_url and xray.flavour ({'cloud' if self.cloud else 'server'})",
-                details={"status": status},
-            )
-        raise RemoteError(message, details={"status": status})
+            message += f" — check xray.base_url and xray.flavour ({'cloud' if self.cloud else 'server'})"
+        raise_for_status(
+            status, message, retry_after=response.headers.get("Retry-After"), details={"status": status}
+        )
 
-    def call(
-        self,
-        method: str,
-        path: str,
-        *,
-        what: str,
-        policy: RetryPolicy | None = None,
-        on_retry: Callable[[RetryNotice], None] | None = None,
-        **kwargs: Any,
-    ) -> httpx.Response:
-        """A retried, authorised request to ``path`` under the import API."""
-        chosen = policy or self.default_policy
-        url = f"{self.api}{path}"
-
-        def attempt() -> httpx.Response:
-            response = self._authed(method, url, chosen, **kwargs)
-            self._raise_for(response, what)
-            return response
-
-        return call_with_retries(attempt, chosen, on_retry=on_retry)
+    def _url(self, path: str) -> str:
+        """Paths are under the import API (``/api/v2`` or ``/rest/raven/<version>``)."""
+        return f"{self.api}{path}"
 
     # -- imports
 

@@ -9,7 +9,7 @@ inside ``run_job`` and creates the execution then.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from evidencehub.config import Settings
@@ -22,6 +22,7 @@ from evidencehub.publish.schemas import JobOut
 from evidencehub.publish.targets.xray.client import XrayClient
 from evidencehub.publish.targets.xray.target import create_execution, is_cloud, parse_params, project_key_of
 from evidencehub.results import service as results
+from evidencehub.results.schemas import RunSummary
 
 TARGET = "xray"
 
@@ -44,52 +45,9 @@ class PublishRequest:
     organization: str | None = None
 
 
-@dataclass
-class _Runs:
-    run_ids: list[int]
-    project: str
-    project_id: int | None
-    build: str
-    environments: list[str] = field(default_factory=list)
-
-
-def _runs(database: Database, settings: Settings, request: PublishRequest) -> _Runs:
-    if bool(request.run_ids) == bool(request.build):
-        raise InputError(
-            "publish either runs (--run) or a build (--build), not both and not neither",
-            details={"parameter": "run|build"},
-        )
-    with database.session() as session:
-        organization_id = results.organization_id_for(
-            session, request.organization or settings.default_organization
-        )
-        if request.build:
-            if not request.project:
-                raise InputError(
-                    "--build needs --project (build names are per project)", details={"parameter": "project"}
-                )
-            run_ids = results.runs_of_build(
-                session, project=request.project, build=request.build, organization_id=organization_id
-            )
-        else:
-            run_ids = sorted(set(request.run_ids))
-        summaries = [
-            results.run_summary(session, run_id, organization_id=organization_id) for run_id in run_ids
-        ]
-        project_ids = results.project_ids_of_runs(session, run_ids)
-    projects = {summary.project for summary in summaries}
-    builds = {summary.build for summary in summaries}
-    if len(projects) > 1 or len(builds) > 1:
-        raise InputError(
-            "the runs of one Xray job must belong to one build of one project "
-            f"(got projects {sorted(projects)}, builds {sorted(builds)})",
-            details={"runs": run_ids},
-        )
-    # The runs' own environments are the execution's unless the caller names some (one word each).
-    environments = sorted(
-        {"-".join(summary.environment.split()) for summary in summaries if summary.environment}
-    )
-    return _Runs(run_ids, projects.pop(), project_ids[0] if project_ids else None, builds.pop(), environments)
+def _environments(summaries: Sequence[RunSummary]) -> list[str]:
+    """The runs' environments, one word each (an execution's environments are words)."""
+    return sorted({"-".join(summary.environment.split()) for summary in summaries if summary.environment})
 
 
 def summary_for(settings: Settings, project: str | None, build: str | None) -> str:
@@ -103,11 +61,11 @@ def summary_for(settings: Settings, project: str | None, build: str | None) -> s
 
 def create_xray_job(database: Database, settings: Settings, request: PublishRequest) -> JobOut:
     """Store the job (nothing is sent yet; the execution is made when the job first runs)."""
-    runs = _runs(database, settings, request)
+    runs = publish.resolve_runs(database, settings, request, target_label="Xray")
     params: dict[str, Any] = {
         "project_key": request.project_key,
         "test_plan": request.test_plan,
-        "environments": list(request.environments) or runs.environments,
+        "environments": list(request.environments) or _environments(runs.summaries),
         "cloud": request.cloud,
         "revision": request.revision,
         "fix_version": request.fix_version,
@@ -139,17 +97,16 @@ def publish_run_to_xray(
     on_created: Callable[[JobOut], None] | None = None,
 ) -> JobOut:
     """Publish runs to Xray, or resume the job ``request.job_id`` if it exists; returns the final job."""
-    if request.job_id is not None:
-        with database.session() as session:
-            exists = session.get(PublishJob, request.job_id) is not None
-        if exists:
-            return publish.run_job(
-                database, settings, request.job_id, should_continue=should_continue, progress=progress
-            )
-    job = create_xray_job(database, settings, request)
-    if on_created is not None:
-        on_created(job)
-    return publish.run_job(database, settings, job.id, should_continue=should_continue, progress=progress)
+
+    def create() -> JobOut:
+        job = create_xray_job(database, settings, request)
+        if on_created is not None:
+            on_created(job)
+        return job
+
+    return publish.create_or_resume(
+        database, settings, request.job_id, create, should_continue=should_continue, progress=progress
+    )
 
 
 def _job_context(database: Database, job: JobOut) -> tuple[str | None, str | None, list[str]]:
@@ -158,10 +115,7 @@ def _job_context(database: Database, job: JobOut) -> tuple[str | None, str | Non
         summaries = [results.run_summary(session, int(run_id)) for run_id in job.run_ids]
     project = job.project or next((summary.project for summary in summaries), None)
     build = job.build or next((summary.build for summary in summaries), None)
-    environments = sorted(
-        {"-".join(summary.environment.split()) for summary in summaries if summary.environment}
-    )
-    return project, build, environments
+    return project, build, _environments(summaries)
 
 
 def prepare_job(
