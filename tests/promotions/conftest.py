@@ -8,7 +8,7 @@ import pytest
 
 from evidencehub.tasks.queue import forget_queues
 from tests.support.octane import _octane_server, octane_config, octane_emulator, octane_settings
-from tests.support.promotions import redis_url
+from tests.support.promotions import flush_queue, redis_url, use_redis_queue
 from tests.support.xray import _xray_servers, xray_server, xray_settings
 
 __all__ = [
@@ -31,3 +31,18 @@ def _fast_queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     forget_queues()
     yield
     forget_queues()
+
+
+@pytest.fixture(params=["embedded", "redis"])
+def queue(request: pytest.FixtureRequest, backend: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The task queue, each kind: embedded (huey on the database), or Redis — with PostgreSQL only,
+    the scaled set-up. A Redis queue is the test's own and is flushed after it. Settings loaded
+    before this fixture still name the embedded queue: load them again."""
+    kind = str(request.param)
+    if kind == "redis":
+        if backend != "postgresql":
+            pytest.skip("huey on Redis is tested with PostgreSQL (the scaled set-up)")
+        use_redis_queue(monkeypatch, request.getfixturevalue("redis_url"))
+    yield kind
+    if kind == "redis":
+        flush_queue()

@@ -13,9 +13,7 @@ from evidencehub.promotions.model import Promotion
 from tests.support.cli import CliRunner
 from tests.support.octane import assert_exactly
 from tests.support.promotions import (
-    flush_queue,
     landing_path,
-    use_redis_queue,
     wait_for,
     wait_for_state,
     worker,
@@ -51,23 +49,16 @@ def ask(cli: CliRunner, *extra: str, build: str = "1042") -> dict[str, object]:
     return promotion
 
 
-@pytest.mark.parametrize("queue", ["embedded", "redis"])
 def test_a_promotion_stores_the_bundle_publishes_and_links_the_regression_item(
     queue: str,
-    backend: str,
     database: Database,
     octane_settings: Settings,
     octane_emulator: RunningEmulator,
     cli: CliRunner,
     monkeypatch: pytest.MonkeyPatch,
-    request: pytest.FixtureRequest,
 ) -> None:
     if queue == "redis":
-        if backend != "postgresql":
-            pytest.skip("huey on Redis is tested with PostgreSQL (the scaled set-up)")
-        use_redis_queue(monkeypatch, request.getfixturevalue("redis_url"))
-        request.addfinalizer(flush_queue)
-        octane_settings = load_settings()
+        octane_settings = load_settings()  # with the Redis queue
     store_run(database, cases(25, failing_every=5))
     story = new_story(octane_emulator)
 

@@ -21,7 +21,7 @@ from evidencehub.db.session import Database
 from evidencehub.emulators.octane.runner import RunningEmulator
 from tests.support.cli import CliRunner
 from tests.support.octane import assert_exactly
-from tests.support.promotions import detail, flush_queue, use_redis_queue, wait_for, wait_for_state
+from tests.support.promotions import detail, wait_for, wait_for_state
 from tests.support.runs import cases, store_run
 
 STORIES = 300
@@ -44,7 +44,6 @@ def worker_process() -> Iterator[subprocess.Popen[bytes]]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("queue", ["embedded", "redis"])
 def test_a_killed_worker_s_job_is_finished_by_the_next_worker(
     queue: str,
     backend: str,
@@ -53,12 +52,9 @@ def test_a_killed_worker_s_job_is_finished_by_the_next_worker(
     octane_emulator: RunningEmulator,
     cli: CliRunner,
     monkeypatch: pytest.MonkeyPatch,
-    request: pytest.FixtureRequest,
 ) -> None:
-    if (queue == "redis") != (backend == "postgresql"):
+    if queue == "embedded" and backend == "postgresql":
         pytest.skip("the embedded queue runs with SQLite, Redis with PostgreSQL")
-    if queue == "redis":
-        use_redis_queue(monkeypatch, request.getfixturevalue("redis_url"))
     monkeypatch.setenv("EVIDENCEHUB_OCTANE__QUEUE_LIMIT", "3")
     octane_emulator.configure(tasks_per_second=15)
     store_run(database, cases(STORIES))
@@ -67,26 +63,23 @@ def test_a_killed_worker_s_job_is_finished_by_the_next_worker(
     )
     assert requested.exit_code == 0, requested.stderr
     promotion_id = int(requested.json()["id"])
-    try:
-        with worker_process() as first:
+    with worker_process() as first:
 
-            def some_slices_done() -> bool:
-                assert first.poll() is None, "the first worker ended on its own"
-                jobs = detail(database, octane_settings, promotion_id).jobs
-                return bool(jobs) and sum(item.status == "success" for item in jobs[0].slices) >= 3
+        def some_slices_done() -> bool:
+            assert first.poll() is None, "the first worker ended on its own"
+            jobs = detail(database, octane_settings, promotion_id).jobs
+            return bool(jobs) and sum(item.status == "success" for item in jobs[0].slices) >= 3
 
-            wait_for(some_slices_done, timeout=90, what="three slices published")
-            first.send_signal(signal.SIGKILL)
-            first.wait(timeout=30)
-        before = detail(database, octane_settings, promotion_id)
-        assert before.promotion.state == "running"  # the killed worker never got to say otherwise
-        finished_before = {item.slice_no for item in before.jobs[0].slices if item.status == "success"}
-        assert len(finished_before) < len(before.jobs[0].slices), "the kill came too late to test anything"
+        wait_for(some_slices_done, timeout=90, what="three slices published")
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+    before = detail(database, octane_settings, promotion_id)
+    assert before.promotion.state == "running"  # the killed worker never got to say otherwise
+    finished_before = {item.slice_no for item in before.jobs[0].slices if item.status == "success"}
+    assert len(finished_before) < len(before.jobs[0].slices), "the kill came too late to test anything"
 
-        with worker_process():
-            done = wait_for_state(database, octane_settings, promotion_id, "succeeded", "failed", timeout=120)
-    finally:
-        flush_queue()
+    with worker_process():
+        done = wait_for_state(database, octane_settings, promotion_id, "succeeded", "failed", timeout=120)
     assert done.promotion.state == "succeeded", done.promotion.error
     assert done.promotion.attempts == 2
     slices = done.jobs[0].slices

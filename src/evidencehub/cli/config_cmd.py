@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 import yaml
 
 from evidencehub.cli.context import cli_context
-from evidencehub.cli.output import console, print_json
+from evidencehub.cli.output import Json, console, print_json
 
 app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
 
@@ -16,7 +16,7 @@ app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
 @app.command("show")
 def show(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: Json = False,
 ) -> None:
     """Print the effective settings (flags > EVIDENCEHUB_* > config file > defaults), secrets masked."""
     settings = cli_context(ctx).settings

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
 from evidencehub.cli.context import cli_context
-from evidencehub.cli.output import console, print_json
+from evidencehub.cli.output import Json, console, print_json
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
     def init(
         ctx: typer.Context,
-        as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+        as_json: Json = False,
     ) -> None:
         """Create the data dir and apply database migrations (safe to run again)."""
         from evidencehub.auth.tokens import ensure_jwt_secret

@@ -10,13 +10,14 @@ from rich.live import Live
 from rich.table import Table
 
 from evidencehub.cli.context import cli_context
-from evidencehub.cli.output import console, error_console, print_json
+from evidencehub.cli.output import Json, console, error_console, print_json
 from evidencehub.cli.publish_view import job_panel, jobs_command
 
 app = typer.Typer(
     help="ALM Octane: upload tasks, backlog coverage, the runbook checklist.", no_args_is_help=True
 )
 
+Backlog = Annotated[str, typer.Option(help="Backlog item id (story, feature or defect).")]
 VERDICT_STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
 
 
@@ -29,7 +30,7 @@ def tasks(
         typer.Option("--watch/--once", help="Refresh until the job ends (default: while it runs)."),
     ] = None,
     interval: Annotated[float, typer.Option(min=0.2, help="Seconds between refreshes.")] = 1.0,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: Json = False,
 ) -> None:
     """The job's slices: task id, status, attempts, last error (a live table while the job runs)."""
     from evidencehub.publish.targets.octane.service import octane_tab
@@ -75,9 +76,9 @@ def _coverage(ctx: typer.Context, action: str, backlog: str, job_id: str, as_jso
 @app.command("link")
 def link(
     ctx: typer.Context,
-    backlog: Annotated[str, typer.Option(help="Backlog item id (story, feature or defect).")],
+    backlog: Backlog,
     job_id: Annotated[str, typer.Option("--job", help="Publish job whose tests get linked.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: Json = False,
 ) -> None:
     """Link a backlog item to every test the job uploaded (covered_content; idempotent)."""
     _coverage(ctx, "link", backlog, job_id, as_json)
@@ -86,9 +87,9 @@ def link(
 @app.command("delink")
 def delink(
     ctx: typer.Context,
-    backlog: Annotated[str, typer.Option(help="Backlog item id (story, feature or defect).")],
+    backlog: Backlog,
     job_id: Annotated[str, typer.Option("--job", help="Publish job whose tests get delinked.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: Json = False,
 ) -> None:
     """Remove a backlog item from the job's tests (idempotent; warns when none had it)."""
     _coverage(ctx, "delink", backlog, job_id, as_json)
@@ -97,7 +98,7 @@ def delink(
 @app.command("check")
 def check(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: Json = False,
 ) -> None:
     """Runbook checklist: credentials, sign-in, workspace, TLS, XSD, queue, root modules (1 on failure)."""
     from evidencehub.publish.targets.octane.check import run_checks

@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
 from evidencehub.errors import EvidenceHubError
+
+# The option of every command that can print for tools, with one wording.
+Json = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 console = Console(highlight=False)
 error_console = Console(stderr=True, highlight=False)

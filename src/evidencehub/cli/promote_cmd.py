@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import getpass
 import time
-from typing import Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Group
@@ -13,9 +14,13 @@ from rich.panel import Panel
 from rich.table import Table
 
 from evidencehub.cli.context import CliContext, cli_context
-from evidencehub.cli.output import console, error_console, print_json, table
+from evidencehub.cli.output import Json, console, error_console, print_json, table
 from evidencehub.cli.publish_view import job_panel
 from evidencehub.promotions.schemas import PromotionDetail, PromotionOut
+
+if TYPE_CHECKING:
+    from evidencehub.config import Settings
+    from evidencehub.db.session import Database
 
 app = typer.Typer(help="Release promotions: request one, follow its evidence job, cancel it.")
 
@@ -64,6 +69,20 @@ def promotion_line(promotion: PromotionOut) -> str:
         f"promotion [bold]{promotion.id}[/] {_state(promotion.state.value)}: {promotion.project} "
         f"{promotion.release} build {promotion.build} → {promotion.target}{regression}"
     )
+
+
+def _change(
+    ctx: typer.Context, as_json: bool, change: Callable[[Database, Settings, int], PromotionOut]
+) -> PromotionOut | None:
+    """Requests or cancels a promotion of the default organization and prints it: as JSON for tools
+    (then None is returned), as its line for people (then it is returned, for the next step's hint)."""
+    context = cli_context(ctx)
+    promotion = change(context.database(), context.settings, _organization_id(context))
+    if as_json:
+        print_json(promotion)
+        return None
+    console.print(promotion_line(promotion))
+    return promotion
 
 
 def promotion_panel(detail: PromotionDetail) -> Group:
@@ -127,7 +146,7 @@ def request(
     ] = None,
     reason: Annotated[str | None, typer.Option(help="Why (shown in the history).")] = None,
     requester: Annotated[str | None, typer.Option(help="Who asks (default cli:$USER).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: Json = False,
 ) -> None:
     """Request a promotion: its evidence job goes on the task queue (a worker runs it)."""
     from pydantic import ValidationError
@@ -152,18 +171,15 @@ def request(
             for error in exc.errors()
         )
         raise InputError(f"invalid promotion request: {problems}") from None
-    context = cli_context(ctx)
-    promotion = service.request_promotion(
-        context.database(),
-        context.settings,
-        _organization_id(context),
-        body,
-        requester=_requester(requester),
+    promotion = _change(
+        ctx,
+        as_json,
+        lambda database, settings, organization_id: service.request_promotion(
+            database, settings, organization_id, body, requester=_requester(requester)
+        ),
     )
-    if as_json:
-        print_json(promotion)
+    if promotion is None:
         return
-    console.print(promotion_line(promotion))
     console.print(
         f"job {promotion.job_name} queued; follow it with: evidencehub promote show {promotion.id} --watch"
     )
@@ -175,7 +191,7 @@ def list_(
     project: Annotated[str | None, typer.Option(help="Only this project.")] = None,
     state: Annotated[str | None, typer.Option(help="Only promotions in this state.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many, newest first.")] = 50,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: Json = False,
 ) -> None:
     """Promotions, newest first."""
     from evidencehub.promotions import service
@@ -258,24 +274,19 @@ def cancel(
     ctx: typer.Context,
     promotion_id: Annotated[int, typer.Argument(metavar="ID", help="Promotion id.")],
     requester: Annotated[str | None, typer.Option(help="Who cancels (default cli:$USER).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: Json = False,
 ) -> None:
     """Cancel: a requested promotion at once; a running one stops sending, then delinks the backlog item."""
     from evidencehub.promotions import service
 
-    context = cli_context(ctx)
-    promotion = service.cancel_promotion(
-        context.database(),
-        context.settings,
-        _organization_id(context),
-        promotion_id,
-        actor=_requester(requester),
+    promotion = _change(
+        ctx,
+        as_json,
+        lambda database, settings, organization_id: service.cancel_promotion(
+            database, settings, organization_id, promotion_id, actor=_requester(requester)
+        ),
     )
-    if as_json:
-        print_json(promotion)
-        return
-    console.print(promotion_line(promotion))
-    if promotion.state.value == "cancelling":
+    if promotion is not None and promotion.state.value == "cancelling":
         console.print(
             "the job stops sending new slices, then removes the regression backlog item from the tests it "
             f"linked; follow it with: evidencehub promote show {promotion.id} --watch"

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from evidencehub.cli.context import cli_context
-from evidencehub.cli.output import console, error_console, print_json
+from evidencehub.cli.output import Json, console, error_console, print_json
 from evidencehub.cli.publish_view import JobProgress, interruptible, job_line, publish_with_progress
 from evidencehub.publish.schemas import JobOut, JobState
 
@@ -22,7 +22,6 @@ RunIds = Annotated[list[int], typer.Option("--run", help="Run id (repeatable); o
 Build = Annotated[str | None, typer.Option(help="Publish every run of this build (with --project).")]
 Project = Annotated[str | None, typer.Option(envvar="EVIDENCEHUB_PROJECT", help="Project key.")]
 JobId = Annotated[str | None, typer.Option("--job-id", help="Id for the job (default: generated).")]
-Json = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 EXIT_FAILED = 6
 EXIT_CANCELLED = 130

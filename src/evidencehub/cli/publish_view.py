@@ -15,7 +15,7 @@ from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from evidencehub.cli.output import console, error_console, print_json
+from evidencehub.cli.output import Json, console, error_console, print_json
 from evidencehub.publish.schemas import JobDetail, JobOut
 
 if TYPE_CHECKING:  # the CLI imports the publishing machinery only when a command needs it
@@ -209,7 +209,7 @@ def jobs_command(target: str, label: str, none_yet: str) -> Callable[..., None]:
     def jobs(
         ctx: typer.Context,
         limit: Annotated[int, typer.Option(min=1, max=500, help="How many, newest first.")] = 20,
-        as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+        as_json: Json = False,
     ) -> None:
         from evidencehub.cli.context import cli_context
         from evidencehub.publish.service import list_jobs

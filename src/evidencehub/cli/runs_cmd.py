@@ -10,7 +10,7 @@ from rich.console import Group
 from rich.panel import Panel
 
 from evidencehub.cli.context import cli_context
-from evidencehub.cli.output import console, format_duration, print_json, table
+from evidencehub.cli.output import Json, console, format_duration, print_json, table
 from evidencehub.results.schemas import RunSummary
 
 app = typer.Typer(help="List and show ingested runs.", no_args_is_help=True)
@@ -86,7 +86,7 @@ def list_runs(
     build: Annotated[str | None, typer.Option(help="Only this build.")] = None,
     release: Annotated[str | None, typer.Option(help="Only this release.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="How many runs, newest first.")] = 20,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: Json = False,
 ) -> None:
     """Runs, newest first."""
     from evidencehub.results import service
@@ -145,7 +145,7 @@ def list_runs(
 def show_run(
     ctx: typer.Context,
     run_id: Annotated[int, typer.Argument(metavar="RUN", help="Run id (see `runs list`).")],
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: Json = False,
 ) -> None:
     """A run's totals and source files."""
     from evidencehub.results import service

@@ -14,7 +14,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from evidencehub.cli.context import cli_context
-from evidencehub.cli.output import console, print_json, table
+from evidencehub.cli.output import Json, console, print_json, table
 
 if TYPE_CHECKING:
     from evidencehub.triage.schemas import TriageReport
@@ -146,7 +146,7 @@ def decide(
     project: Annotated[
         str | None, typer.Option(help="Project of the cluster, when the id is ambiguous.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: Json = False,
 ) -> None:
     """Decide the category of one failure or a whole cluster; later runs learn from it."""
     from evidencehub.errors import InputError
@@ -198,7 +198,7 @@ def decide(
 @rules_app.command("check")
 def rules_check(
     file: Annotated[Path, typer.Argument(help="A YAML rule file.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: Json = False,
 ) -> None:
     """Validate a rule file and list its rules in the order they are tried."""
     from evidencehub.triage.service import check_rules
@@ -227,7 +227,7 @@ def clusters(
     project: Annotated[str | None, typer.Option(help="All clusters of this project.")] = None,
     run: Annotated[int | None, typer.Option(help="Clusters of this run (counts for the run).")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="How many, most failures first.")] = 50,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: Json = False,
 ) -> None:
     """Unique errors of a project or a run."""
     from evidencehub.errors import InputError
@@ -281,7 +281,7 @@ def flaky(
         str | None, typer.Option(help="Environment (default: that of the newest run).")
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="How many, highest score first.")] = 50,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: Json = False,
 ) -> None:
     """Flaky tests ranked by score, with their recent pass/fail history (oldest first)."""
     from evidencehub.results.service import organization_id_for

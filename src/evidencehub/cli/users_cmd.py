@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from evidencehub.cli.context import cli_context
-from evidencehub.cli.output import console, error_console, print_json, table
+from evidencehub.cli.output import Json, console, error_console, print_json, table
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 users_app = typer.Typer(help="People and their roles in organizations.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens for CI uploads.", no_args_is_help=True)
+
+Org = Annotated[str | None, typer.Option("--org", help="Organization slug.")]
 
 
 def _read_password(from_stdin: bool) -> str | None:
@@ -26,14 +31,27 @@ def _read_password(from_stdin: bool) -> str | None:
     return password
 
 
-def _print_list(
-    items: Sequence[Any], as_json: bool, title: str, columns: list[str], row: Callable[[Any], list[Any]]
+def _print_organization_list(
+    ctx: typer.Context,
+    org: str | None,
+    as_json: bool,
+    fetch: Callable[[Session, int], Sequence[Any]],
+    title: str,
+    columns: list[str],
+    row: Callable[[Any], list[Any]],
 ) -> None:
-    """A list for people (a table) or for tools (--json)."""
+    """What ``fetch`` lists of an organization (``title`` names it, the slug follows), for people
+    (a table) or for tools (--json)."""
+    from evidencehub.orgs.service import get_organization
+
+    context = cli_context(ctx)
+    with context.database().session() as session:
+        organization = get_organization(session, org or context.settings.default_organization)
+        items = fetch(session, organization.id)
     if as_json:
         print_json([item.model_dump(mode="json") for item in items])
         return
-    console.print(table(title, columns, [row(item) for item in items]))
+    console.print(table(f"{title} {organization.slug}", columns, [row(item) for item in items]))
 
 
 @users_app.command("create")
@@ -48,7 +66,7 @@ def create_user(
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from standard input.")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: Json = False,
 ) -> None:
     """Add a person to an organization; without --password-stdin a password is generated and printed once."""
     import secrets
@@ -82,21 +100,18 @@ def create_user(
 @users_app.command("list")
 def list_users(
     ctx: typer.Context,
-    org: Annotated[str | None, typer.Option("--org", help="Organization slug.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    org: Org = None,
+    as_json: Json = False,
 ) -> None:
     """Members of an organization with their roles."""
     from evidencehub.auth.service import list_members
-    from evidencehub.orgs.service import get_organization
 
-    context = cli_context(ctx)
-    with context.database().session() as session:
-        organization = get_organization(session, org or context.settings.default_organization)
-        members = list_members(session, organization.id, limit=10_000)
-    _print_list(
-        members,
+    _print_organization_list(
+        ctx,
+        org,
         as_json,
-        f"members of {organization.slug}",
+        lambda session, organization_id: list_members(session, organization_id, limit=10_000),
+        "members of",
         ["id", "email", "name", "role", "active", "last sign-in"],
         lambda m: [m.id, m.email, m.name, m.role.value, m.is_active, m.last_login_at],
     )
@@ -106,13 +121,13 @@ def list_users(
 def create_token(
     ctx: typer.Context,
     name: Annotated[str, typer.Option(help="What the token is for, e.g. 'jenkins prism'.")],
-    org: Annotated[str | None, typer.Option("--org", help="Organization slug.")] = None,
+    org: Org = None,
     scope: Annotated[
         list[str] | None,
         typer.Option("--scope", help="A permission (repeat); default results:ingest, results:read."),
     ] = None,
     expires_days: Annotated[float | None, typer.Option(help="Expire after this many days.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: Json = False,
 ) -> None:
     """Create an API token; its text is printed once (only a hash is stored)."""
     from evidencehub.auth.rbac import DEFAULT_TOKEN_SCOPES
@@ -140,21 +155,18 @@ def create_token(
 @tokens_app.command("list")
 def list_tokens(
     ctx: typer.Context,
-    org: Annotated[str | None, typer.Option("--org", help="Organization slug.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    org: Org = None,
+    as_json: Json = False,
 ) -> None:
     """API tokens of an organization (never their text)."""
     from evidencehub.auth.service import list_api_tokens
-    from evidencehub.orgs.service import get_organization
 
-    context = cli_context(ctx)
-    with context.database().session() as session:
-        organization = get_organization(session, org or context.settings.default_organization)
-        tokens = list_api_tokens(session, organization.id, limit=10_000)
-    _print_list(
-        tokens,
+    _print_organization_list(
+        ctx,
+        org,
         as_json,
-        f"API tokens of {organization.slug}",
+        lambda session, organization_id: list_api_tokens(session, organization_id, limit=10_000),
+        "API tokens of",
         ["id", "name", "prefix", "scopes", "last used", "revoked"],
         lambda t: [t.id, t.name, t.prefix, ", ".join(t.scopes), t.last_used_at, t.revoked_at],
     )
@@ -164,7 +176,7 @@ def list_tokens(
 def revoke_token(
     ctx: typer.Context,
     token_id: Annotated[int, typer.Argument(help="The token's id (from `tokens list`).")],
-    org: Annotated[str | None, typer.Option("--org", help="Organization slug.")] = None,
+    org: Org = None,
 ) -> None:
     """Revoke an API token: it stops working at once."""
     from evidencehub.auth.service import revoke_api_token

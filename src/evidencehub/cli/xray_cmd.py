@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from evidencehub.cli.context import cli_context
-from evidencehub.cli.output import console, print_json
+from evidencehub.cli.output import Json, console, print_json
 from evidencehub.cli.publish_view import job_panel, jobs_command
 
 app = typer.Typer(help="Jira Xray: publish jobs and their slices.", no_args_is_help=True)
@@ -17,7 +17,7 @@ app = typer.Typer(help="Jira Xray: publish jobs and their slices.", no_args_is_h
 def tasks(
     ctx: typer.Context,
     job_id: Annotated[str, typer.Argument(metavar="JOB", help="Publish job id.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: Json = False,
 ) -> None:
     """The job's slices: Test Execution key, status, attempts, last error."""
     from evidencehub.publish.service import job_detail

@@ -336,32 +336,29 @@ def sweep(
     scope: list[Any] = (
         [ReportExecution.organization_id == organization_id] if organization_id is not None else []
     )
-    timed_out = rows_changed(
-        session,
-        update(ReportExecution)
-        .where(ReportExecution.status == "processing", ReportExecution.deadline_at < moment, *scope)
-        .values(
-            status="timed_out",
-            finished_at=moment,
-            error=(
-                f"still processing after {settings.reports.execution_timeout_seconds:g} s: "
-                "stopped by the watchdog"
-            ),
-        ),
+
+    def end(status: str, error: str, *where: Any) -> int:
+        """Ends the executions ``where`` selects (of the organization, when one is given)."""
+        return rows_changed(
+            session,
+            update(ReportExecution)
+            .where(*where, *scope)
+            .values(status=status, finished_at=moment, error=error),
+        )
+
+    timed_out = end(
+        "timed_out",
+        f"still processing after {settings.reports.execution_timeout_seconds:g} s: stopped by the watchdog",
+        ReportExecution.status == "processing",
+        ReportExecution.deadline_at < moment,
     )
     stale = moment - dt.timedelta(seconds=settings.reports.queued_timeout_seconds)
-    never_started = rows_changed(
-        session,
-        update(ReportExecution)
-        .where(ReportExecution.status == "queued", ReportExecution.requested_at < stale, *scope)
-        .values(
-            status="failed",
-            finished_at=moment,
-            error=(
-                f"not picked up within {settings.reports.queued_timeout_seconds:g} s: "
-                "is a worker running (`evidencehub worker`, or `serve` with queue.consumer_threads > 0)?"
-            ),
-        ),
+    never_started = end(
+        "failed",
+        f"not picked up within {settings.reports.queued_timeout_seconds:g} s: "
+        "is a worker running (`evidencehub worker`, or `serve` with queue.consumer_threads > 0)?",
+        ReportExecution.status == "queued",
+        ReportExecution.requested_at < stale,
     )
     if timed_out or never_started:
         log.warning("report watchdog ended executions", timed_out=timed_out, never_started=never_started)

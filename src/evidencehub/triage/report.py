@@ -8,7 +8,7 @@ tests (or by an attacker controlling a result file) cannot inject markup.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -37,6 +37,11 @@ def _cell(value: object) -> str:
 
 def _row(values: Iterable[object]) -> str:
     return "| " + " | ".join(_cell(value) for value in values) + " |"
+
+
+def _table(columns: Sequence[str], rows: Iterable[Iterable[object]]) -> list[str]:
+    """A Markdown table's lines: header, separator, rows."""
+    return [_row(columns), _row(["---"] * len(columns)), *(_row(row) for row in rows)]
 
 
 def cluster_title(cluster: ClusterOut, limit: int = 100) -> str:
@@ -122,31 +127,10 @@ def summary_line(report: TriageReport) -> str:
 def to_markdown(report: TriageReport) -> str:
     lines = [f"# Triage of {heading(report)}", "", summary_line(report), ""]
     lines += ["## Summary", ""]
-    lines.append(
-        _row(["cluster", "error", "category", "priority", "status", "bug", "failures", "tests", "new"])
-    )
-    lines.append(_row(["---"] * 9))
-    for cluster in report.clusters:
-        lines.append(
-            _row(
-                [
-                    cluster.id,
-                    cluster_title(cluster),
-                    cluster.category.value,
-                    cluster.priority,
-                    cluster.status,
-                    cluster.issue or "",
-                    cluster.failures,
-                    cluster.tests,
-                    "new" if cluster.new else "",
-                ]
-            )
-        )
+    lines += _table(SUMMARY_COLUMNS, (summary_row(cluster) for cluster in report.clusters))
     for category, failures in grouped(report):
         lines += ["", f"## {CATEGORY_TITLES[category]} ({len(failures)})", ""]
-        lines.append(_row(FAILURE_COLUMNS))
-        lines.append(_row(["---"] * len(FAILURE_COLUMNS)))
-        lines.extend(_row(failure_row(failure)) for failure in failures)
+        lines += _table(FAILURE_COLUMNS, (failure_row(failure) for failure in failures))
     return "\n".join(lines) + "\n"
 
 

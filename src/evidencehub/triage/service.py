@@ -523,15 +523,82 @@ def _clean_issue(issue: str | None) -> str | None:
     return issue
 
 
-def _human_explanation(
-    category: Category, actor: str, when: dt.datetime, issue: str | None, comment: str | None
-) -> str:
-    explanation = f"decided {category.value} by {actor} on {when:%Y-%m-%d}"
-    if issue:
-        explanation += f" ({issue})"
-    if comment:
-        explanation += f": {comment}"
-    return explanation
+@dataclass(frozen=True)
+class _HumanDecision:
+    """What a person decided, checked: the same whether it is for one failure or a whole cluster."""
+
+    category: Category
+    issue: str | None
+    comment: str | None
+    actor: str
+
+    @classmethod
+    def checked(
+        cls, category: Category | str, issue: str | None, comment: str | None, actor: str
+    ) -> _HumanDecision:
+        chosen = parse_category(category) if isinstance(category, str) else category
+        issue = _clean_issue(issue)
+        _refuse_nul(comment, "comment")
+        return cls(chosen, issue, comment, _clean_actor(actor))
+
+    def explanation(self, when: dt.datetime) -> str:
+        explanation = f"decided {self.category.value} by {self.actor} on {when:%Y-%m-%d}"
+        if self.issue:
+            explanation += f" ({self.issue})"
+        if self.comment:
+            explanation += f": {self.comment}"
+        return explanation
+
+    def analysis_values(self, *, scope: str, explanation: str, now: dt.datetime) -> dict[str, Any]:
+        """The columns of a failure analysis this decision sets."""
+        return {
+            "category": self.category.value,
+            "source": Source.HUMAN.value,
+            "confidence": 1.0,
+            "explanation": explanation,
+            "rule": None,
+            "issue": self.issue,
+            "comment": self.comment,
+            "decision_scope": scope,
+            "decided_by": self.actor,
+            "updated_at": now,
+        }
+
+
+def _store_decision(
+    session: Session,
+    origin: EventOrigin | None,
+    human: _HumanDecision,
+    *,
+    now: dt.datetime,
+    project_id: int,
+    scope: str,
+    result_id: int | None,
+    cluster_id: int | None,
+    cluster_key: str | None,
+    previous: str | None,
+    failures_updated: int,
+) -> DecisionOut:
+    """Appends the decision to the history, drops the project's learned index (it must learn this
+    decision) and records the decision in the security audit log when ``origin`` is given."""
+    decision = TriageDecision(
+        project_id=project_id,
+        scope=scope,
+        result_id=result_id,
+        cluster_id=cluster_id,
+        category=human.category.value,
+        previous_category=previous,
+        issue=human.issue,
+        comment=human.comment,
+        actor=human.actor,
+        created_at=now,
+    )
+    session.add(decision)
+    session.flush()
+    forget_learned_index(session, project_id)
+    out = _decision_out(decision, cluster_key, failures_updated=failures_updated)
+    _record_decision(session, origin, out, previous)
+    return out
 
 
 def decide_failure(
@@ -550,10 +617,7 @@ def decide_failure(
 
     With ``origin`` the decision is also recorded in the security audit log, in the same transaction.
     """
-    chosen = parse_category(category) if isinstance(category, str) else category
-    issue = _clean_issue(issue)
-    _refuse_nul(comment, "comment")
-    actor = _clean_actor(actor)
+    human = _HumanDecision.checked(category, issue, comment, actor)
     with database.session() as session:
         analysis = _analysis_for(session, result_id, organization_id)
         if analysis is None:
@@ -568,37 +632,21 @@ def decide_failure(
         session.execute(
             update(FailureAnalysis)
             .where(FailureAnalysis.id == analysis.id)
-            .values(
-                category=chosen.value,
-                source=Source.HUMAN.value,
-                confidence=1.0,
-                explanation=_human_explanation(chosen, actor, now, issue, comment),
-                rule=None,
-                issue=issue,
-                comment=comment,
-                decision_scope="failure",
-                decided_by=actor,
-                updated_at=now,
-            )
+            .values(human.analysis_values(scope="failure", explanation=human.explanation(now), now=now))
         )
-        decision = TriageDecision(
+        return _store_decision(
+            session,
+            origin,
+            human,
+            now=now,
             project_id=analysis.project_id,
             scope="failure",
             result_id=result_id,
             cluster_id=analysis.cluster_id,
-            category=chosen.value,
-            previous_category=previous,
-            issue=issue,
-            comment=comment,
-            actor=actor,
-            created_at=now,
+            cluster_key=cluster_key,
+            previous=previous,
+            failures_updated=1,
         )
-        session.add(decision)
-        session.flush()
-        forget_learned_index(session, analysis.project_id)
-        out = _decision_out(decision, cluster_key, failures_updated=1)
-        _record_decision(session, origin, out, previous)
-        return out
 
 
 def decide_cluster(
@@ -618,54 +666,36 @@ def decide_cluster(
     Failures a person decided one by one keep their own decision. With ``origin``
     the decision is also recorded in the security audit log, in the same transaction.
     """
-    chosen = parse_category(category) if isinstance(category, str) else category
-    issue = _clean_issue(issue)
-    _refuse_nul(comment, "comment")
-    actor = _clean_actor(actor)
+    human = _HumanDecision.checked(category, issue, comment, actor)
     with database.session() as session:
         cluster = _find_cluster(session, cluster_key, project, organization_id)
         now = utcnow()
         previous = cluster.category
-        cluster.category, cluster.issue, cluster.comment = chosen.value, issue, comment
-        cluster.decided_by, cluster.decided_at = actor, now
-        explanation = f"cluster {cluster.key} " + _human_explanation(chosen, actor, now, issue, comment)
+        cluster.category, cluster.issue, cluster.comment = human.category.value, human.issue, human.comment
+        cluster.decided_by, cluster.decided_at = human.actor, now
+        explanation = f"cluster {cluster.key} " + human.explanation(now)
         updated = session.execute(
             update(FailureAnalysis)
             .where(
                 FailureAnalysis.cluster_id == cluster.id,
                 (FailureAnalysis.decision_scope.is_(None)) | (FailureAnalysis.decision_scope == "cluster"),
             )
-            .values(
-                category=chosen.value,
-                source=Source.HUMAN.value,
-                confidence=1.0,
-                explanation=explanation,
-                rule=None,
-                issue=issue,
-                comment=comment,
-                decision_scope="cluster",
-                decided_by=actor,
-                updated_at=now,
-            )
+            .values(human.analysis_values(scope="cluster", explanation=explanation, now=now))
             .execution_options(synchronize_session=False)
         )
-        decision = TriageDecision(
+        return _store_decision(
+            session,
+            origin,
+            human,
+            now=now,
             project_id=cluster.project_id,
             scope="cluster",
+            result_id=None,
             cluster_id=cluster.id,
-            category=chosen.value,
-            previous_category=previous,
-            issue=issue,
-            comment=comment,
-            actor=actor,
-            created_at=now,
+            cluster_key=cluster.key,
+            previous=previous,
+            failures_updated=int(getattr(updated, "rowcount", 0) or 0),
         )
-        session.add(decision)
-        session.flush()
-        forget_learned_index(session, cluster.project_id)
-        out = _decision_out(decision, cluster.key, failures_updated=int(getattr(updated, "rowcount", 0) or 0))
-        _record_decision(session, origin, out, previous)
-        return out
 
 
 def _record_decision(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from evidencehub.audit.schemas import TestCaseDocument
 from evidencehub.errors import InputError
@@ -43,3 +45,23 @@ def read_text(path: Path) -> str:
         ) from exc
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}", details={"file": str(path)}) from exc
+
+
+def read_json(path: Path) -> Any:
+    """A JSON source file's content; invalid JSON is refused naming the file and the line."""
+    try:
+        return json.loads(read_text(path))
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{path}, line {exc.lineno}: not valid JSON: {exc.msg}",
+            details={"file": str(path), "line": exc.lineno},
+        ) from exc
+
+
+def json_start(path: Path, head: bytes, limit: int) -> bytes:
+    """The first ``limit`` bytes of a ``.json`` file's head past a BOM and whitespace, when they open
+    an object or an array; else ``b""`` (which no detector's marker is found in)."""
+    if path.suffix.lower() != ".json":
+        return b""
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:limit]
+    return start if start.startswith((b"{", b"[")) else b""

@@ -10,13 +10,12 @@ Xray Server's "Manual Test Steps" field becomes structured steps.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from evidencehub.audit.schemas import FieldKind, TestCaseDocument, TestStep
-from evidencehub.audit.sources.base import ReadOptions, SourceFormat, read_text
+from evidencehub.audit.sources.base import ReadOptions, SourceFormat, json_start, read_json
 from evidencehub.audit.text import adf_to_markdown, split_sections, wiki_to_markdown
 from evidencehub.errors import InputError
 
@@ -49,20 +48,12 @@ _REQUIREMENT_LINKS = {"test", "tests", "testing", "covers", "verifies"}
 
 
 def _detect(path: Path, head: bytes) -> bool:
-    if path.suffix.lower() != ".json":
-        return False
-    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:2000]
-    return start.startswith((b"{", b"[")) and (b'"fields"' in start or b'"issues"' in start)
+    start = json_start(path, head, 2000)
+    return b'"fields"' in start or b'"issues"' in start
 
 
 def _read(path: Path, options: ReadOptions) -> list[TestCaseDocument]:
-    try:
-        data = json.loads(read_text(path))
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"{path}, line {exc.lineno}: not valid JSON: {exc.msg}",
-            details={"file": str(path), "line": exc.lineno},
-        ) from exc
+    data = read_json(path)
     names: dict[str, str] = dict(options.jira_field_names)
     if isinstance(data, dict) and isinstance(data.get("issues"), list):
         names.update(_names(data))

@@ -12,12 +12,11 @@ them. A GraphQL ``errors`` answer is refused with its message.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from evidencehub.audit.schemas import FieldKind, TestCaseDocument, TestStep
-from evidencehub.audit.sources.base import ReadOptions, SourceFormat, read_text
+from evidencehub.audit.sources.base import ReadOptions, SourceFormat, json_start, read_json
 from evidencehub.audit.sources.jira_json import issue_document
 from evidencehub.audit.text import wiki_to_markdown
 from evidencehub.errors import InputError
@@ -28,12 +27,8 @@ def _list(value: Any) -> list[Any]:
 
 
 def _detect(path: Path, head: bytes) -> bool:
-    if path.suffix.lower() != ".json":
-        return False
-    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:4000]
-    return start.startswith((b"[", b"{")) and (
-        b'"getTests"' in start or b'"getTest"' in start or (b'"testType"' in start and b'"jira"' in start)
-    )
+    start = json_start(path, head, 4000)
+    return b'"getTests"' in start or b'"getTest"' in start or (b'"testType"' in start and b'"jira"' in start)
 
 
 def _results(data: Any, path: Path) -> list[Any]:
@@ -67,13 +62,7 @@ def _results(data: Any, path: Path) -> list[Any]:
 
 
 def _read(path: Path, options: ReadOptions) -> list[TestCaseDocument]:
-    try:
-        data = json.loads(read_text(path))
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"{path}, line {exc.lineno}: not valid JSON: {exc.msg}",
-            details={"file": str(path), "line": exc.lineno},
-        ) from exc
+    data = read_json(path)
     documents = []
     for position, test in enumerate(_results(data, path), start=1):
         if not isinstance(test, dict):

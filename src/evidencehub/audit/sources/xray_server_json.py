@@ -11,12 +11,11 @@ some exports add (``summary``, ``description``, ``labels``, ``components``,
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from evidencehub.audit.schemas import FieldKind, TestCaseDocument, TestStep
-from evidencehub.audit.sources.base import ReadOptions, SourceFormat, read_text
+from evidencehub.audit.sources.base import ReadOptions, SourceFormat, json_start, read_json
 from evidencehub.audit.sources.jira_json import _xray_steps
 from evidencehub.audit.text import wiki_to_markdown
 from evidencehub.errors import InputError
@@ -33,10 +32,8 @@ _DEFINITION_LABELS = {"generic": "Generic Test Definition", "cucumber": "Cucumbe
 
 
 def _detect(path: Path, head: bytes) -> bool:
-    if path.suffix.lower() != ".json":
-        return False
-    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:4000]
-    if not start.startswith((b"[", b"{")) or b'"fields"' in start or b'"getTest' in start:
+    start = json_start(path, head, 4000)
+    if b'"fields"' in start or b'"getTest' in start:
         return False
     return b'"definition"' in start or b"/rest/raven/" in start
 
@@ -55,13 +52,7 @@ def _tests(data: Any, path: Path) -> list[Any]:
 
 
 def _read(path: Path, options: ReadOptions) -> list[TestCaseDocument]:
-    try:
-        data = json.loads(read_text(path))
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"{path}, line {exc.lineno}: not valid JSON: {exc.msg}",
-            details={"file": str(path), "line": exc.lineno},
-        ) from exc
+    data = read_json(path)
     documents = []
     for position, test in enumerate(_tests(data, path), start=1):
         if not isinstance(test, dict) or not str(test.get("key") or "").strip():

@@ -38,26 +38,25 @@ def _secret(value: SecretStr | None) -> str | None:
 
 def _pick(values: dict[str, str | None], cloud: bool, source: str) -> XrayCredentials | None:
     if cloud:
-        client_id, secret = values.get("client_id"), values.get("client_secret")
-        if client_id and secret:
-            return XrayCredentials("client", client_id, SecretStr(secret), source)
-        if client_id or secret:
-            missing = "client_secret" if client_id else "client_id"
-            raise ConfigError(
-                f"Xray Cloud credentials from {source} are incomplete: {missing} is missing",
-                details={"missing": missing, "source": source},
-            )
-        return None
+        return _pair(values, "client_id", "client_secret", kind="client", flavour="Cloud", source=source)
     token = values.get("token")
     if token:
         return XrayCredentials("token", "personal access token", SecretStr(token), source)
-    user, password = values.get("user"), values.get("password")
-    if user and password:
-        return XrayCredentials("basic", user, SecretStr(password), source)
-    if user or password:
-        missing = "password" if user else "user"
+    return _pair(values, "user", "password", kind="basic", flavour="Server", source=source)
+
+
+def _pair(
+    values: dict[str, str | None], name_key: str, secret_key: str, *, kind: str, flavour: str, source: str
+) -> XrayCredentials | None:
+    """Credentials from a name and a secret given together; None when neither is given, and a
+    ConfigError naming the missing one when only one is (half a pair is a mistake, not an absence)."""
+    name, secret = values.get(name_key), values.get(secret_key)
+    if name and secret:
+        return XrayCredentials(kind, name, SecretStr(secret), source)
+    if name or secret:
+        missing = secret_key if name else name_key
         raise ConfigError(
-            f"Xray Server credentials from {source} are incomplete: {missing} is missing",
+            f"Xray {flavour} credentials from {source} are incomplete: {missing} is missing",
             details={"missing": missing, "source": source},
         )
     return None
