@@ -20,6 +20,7 @@ from evidencehub.promotions import service as promotions
 from evidencehub.promotions.schemas import PromotionCreate, PromotionDetail, PromotionState
 from evidencehub.web import promotion_actions
 from evidencehub.web.deps import services
+from evidencehub.web.pages.errors import problem_text
 from evidencehub.web.pages.render import redirect, render
 from evidencehub.web.pages.session import CsrfChecked, allowed
 from evidencehub.web.routers.paging import MAX_ID, ObjectId
@@ -108,11 +109,7 @@ async def request_promotion(
             reason=reason.strip() or None,
         )
     except ValidationError as exc:
-        problem = exc.errors()[0]
-        where = ".".join(str(part) for part in problem.get("loc", ())) or "request"
-        return _list_page(
-            request, principal, status_code=422, error=f"{where}: {problem.get('msg', '')}", form=form
-        )
+        return _list_page(request, principal, status_code=422, error=problem_text(exc.errors()[0]), form=form)
     try:
         created = await promotion_actions.request_promotion(request, principal, body)
     except REQUEST_ERRORS as exc:

@@ -18,6 +18,7 @@ from evidencehub.reports.schemas import (
     ReportKind,
 )
 from evidencehub.web.deps import services
+from evidencehub.web.pages.errors import problem_text
 from evidencehub.web.pages.render import finish, redirect, render
 from evidencehub.web.pages.session import CsrfChecked, allowed
 from evidencehub.web.routers.paging import MAX_ID, ObjectId
@@ -119,10 +120,8 @@ def create_report(
             }
         )
     except ValidationError as exc:
-        problem = exc.errors()[0]
-        where = ".".join(str(part) for part in problem.get("loc", ()))
         return _page(
-            request, principal, None, status_code=422, error=f"{where}: {problem.get('msg', '')}", form=form
+            request, principal, None, status_code=422, error=problem_text(exc.errors()[0]), form=form
         )
     app = services(request)
     try:
