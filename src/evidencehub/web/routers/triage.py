@@ -19,6 +19,7 @@ from evidencehub.triage.schemas import (
     FlakyTestOut,
     RunClusterOut,
     RunTriageOut,
+    TriageOutcome,
 )
 from evidencehub.web import decisions
 from evidencehub.web.deps import DbSession, PageLimit, Services, event_origin, require
@@ -65,6 +66,24 @@ def _count_flaky(app: Services, asked: bool | None) -> bool:
     return app.settings.triage.count_flaky_as_product_bugs if asked is None else asked
 
 
+def _run_triage(
+    app: Services,
+    principal: Principal,
+    run_id: int,
+    count_flaky_as_product_bugs: bool | None,
+    triaged: TriageOutcome | None,
+) -> RunTriageOut:
+    """The run's triage summary, with what the triage pass of this request did (when one ran)."""
+    with app.database.session() as session:
+        return browse.run_triage(
+            session,
+            run_id,
+            organization_id=principal.organization_id,
+            count_flaky_as_product_bugs=_count_flaky(app, count_flaky_as_product_bugs),
+            triaged=triaged,
+        )
+
+
 @router.get("/runs/{run_id}/triage", response_model=RunTriageOut)
 def show_run_triage(
     run_id: ObjectId, app: Services, principal: Reader, count_flaky_as_product_bugs: CountFlaky = None
@@ -77,14 +96,8 @@ def show_run_triage(
         if pending
         else None
     )
-    with app.database.session() as session:
-        return browse.run_triage(
-            session,
-            run_id,
-            organization_id=principal.organization_id,
-            count_flaky_as_product_bugs=_count_flaky(app, count_flaky_as_product_bugs),
-            triaged=outcome if outcome is not None and not outcome.already_triaged else None,
-        )
+    triaged = outcome if outcome is not None and not outcome.already_triaged else None
+    return _run_triage(app, principal, run_id, count_flaky_as_product_bugs, triaged)
 
 
 @router.post("/runs/{run_id}/triage", response_model=RunTriageOut)
@@ -104,14 +117,7 @@ def triage_run(
     outcome = triage.triage_run(
         app.database, app.settings, run_id, retriage=retriage, organization_id=principal.organization_id
     )
-    with app.database.session() as session:
-        return browse.run_triage(
-            session,
-            run_id,
-            organization_id=principal.organization_id,
-            count_flaky_as_product_bugs=_count_flaky(app, count_flaky_as_product_bugs),
-            triaged=outcome,
-        )
+    return _run_triage(app, principal, run_id, count_flaky_as_product_bugs, outcome)
 
 
 @router.get("/runs/{run_id}/triage/clusters", response_model=Page[RunClusterOut])
