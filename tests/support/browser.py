@@ -64,3 +64,23 @@ def browser_page(chromium: str) -> Iterator[Any]:
 def shot(page: Any, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_in_in_browser(page: Any, base: str, email: str, password: str, screenshot: str) -> None:
+    """Sign in through the form as a person does, saving the sign-in page as ``screenshot``."""
+    page.goto(f"{base}/login")
+    shot(page, screenshot)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}/projects")
+
+
+def switch_to_hebrew(page: Any) -> Any:
+    """Follow the page's link to Hebrew; its main part, checked to be laid out right to left."""
+    page.get_by_role("link", name="עברית").click()
+    page.wait_for_url("**lang=he**")
+    main = page.locator("main")
+    assert main.get_attribute("dir") == "rtl"
+    assert main.evaluate("node => getComputedStyle(node).direction") == "rtl"
+    return main

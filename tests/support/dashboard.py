@@ -7,6 +7,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 from fastapi.testclient import TestClient
 
 from evidencehub.audit.service import AuditRequest, run_audit
@@ -99,12 +100,42 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-def sign_in(client: TestClient, email: str, password: str = PASSWORD) -> None:
-    """Sign in through the form, as a browser does (the client keeps the cookies)."""
-    page = client.get("/login")
-    response = client.post(
+def submit_sign_in(
+    client: TestClient, email: str, password: str = PASSWORD, *, page_url: str = "/login", **fields: str
+) -> httpx.Response:
+    """Open the sign-in page and send its form, as a browser does (the redirect is not followed)."""
+    page = client.get(page_url)
+    return client.post(
         "/login",
-        data={"email": email, "password": password, "csrf_token": csrf_of(page.text), "next": "/projects"},
+        data={"email": email, "password": password, "csrf_token": csrf_of(page.text), **fields},
         follow_redirects=False,
     )
+
+
+def sign_in(client: TestClient, email: str, password: str = PASSWORD) -> None:
+    """Sign in through the form (the client keeps the cookies)."""
+    response = submit_sign_in(client, email, password, next="/projects")
     assert response.status_code == 303, response.text
+
+
+def post_decision(
+    client: TestClient,
+    run_id: int,
+    csrf: str | None,
+    *,
+    scope: str,
+    target: str,
+    category: str,
+    htmx: bool = False,
+    **fields: str,
+) -> httpx.Response:
+    """Send the run page's decision form: with htmx, or a plain form post (its redirect not followed)."""
+    form = {"scope": scope, "target": target, "category": category, **fields}
+    if csrf is not None:
+        form["csrf_token"] = csrf
+    return client.post(
+        f"/runs/{run_id}/decide",
+        data=form,
+        headers={"HX-Request": "true"} if htmx else None,
+        follow_redirects=False,
+    )

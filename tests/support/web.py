@@ -132,39 +132,13 @@ class World:
         return {"token_id": token.id}
 
     def new_report(self, org: str) -> dict[str, int]:
-        with self.database.session() as session:
-            definition = create_definition(
-                session,
-                self.org_ids[org],
-                ReportDefinitionCreate(name=self.unique(org, "report"), kind="evidence"),
-                actor_user_id=None,
-            )
-        return {"report_id": definition.id}
+        return {"report_id": define_report(self.database, self.org_ids[org], self.unique(org, "report"))}
 
     def new_execution(self, org: str) -> dict[str, int]:
         report = self.new_report(org)
-        with self.database.session() as session:
-            execution = ReportExecution(
-                organization_id=self.org_ids[org],
-                definition_id=report["report_id"],
-                status="completed",
-                requested_at=utcnow(),
-                started_at=utcnow(),
-                finished_at=utcnow(),
-            )
-            session.add(execution)
-            session.flush()
-            html = f"<html><body>{self.unique(org, 'output')}</body></html>".encode()
-            session.add(
-                ReportOutput(
-                    execution_id=execution.id,
-                    format="html",
-                    media_type="text/html; charset=utf-8",
-                    size_bytes=len(html),
-                    content=html,
-                )
-            )
-            return {**report, "execution_id": execution.id}
+        html = f"<html><body>{self.unique(org, 'output')}</body></html>".encode()
+        execution_id = store_execution(self.database, self.org_ids[org], report["report_id"], "html", html)
+        return {**report, "execution_id": execution_id}
 
     def promotion_body(self, org: str) -> dict[str, object]:
         """A promotion request for a fresh build of the organization."""
@@ -233,6 +207,48 @@ class World:
             "audit_report_id": self.new_audit_report,
             "ticket_id": self.new_audit_report,
         }
+
+
+OUTPUT_MEDIA_TYPES = {"html": "text/html; charset=utf-8", "pdf": "application/pdf"}
+
+
+def define_report(database: Database, organization_id: int, name: str) -> int:
+    """An evidence report's definition in the organization, defined by nobody in particular; its id."""
+    with database.session() as session:
+        definition = create_definition(
+            session,
+            organization_id,
+            ReportDefinitionCreate(name=name, kind="evidence"),
+            actor_user_id=None,
+        )
+    return definition.id
+
+
+def store_execution(
+    database: Database, organization_id: int, definition_id: int, output_format: str, content: bytes
+) -> int:
+    """A completed execution of the report with one output, stored as a worker would; its id."""
+    with database.session() as session:
+        execution = ReportExecution(
+            organization_id=organization_id,
+            definition_id=definition_id,
+            status="completed",
+            requested_at=utcnow(),
+            started_at=utcnow(),
+            finished_at=utcnow(),
+        )
+        session.add(execution)
+        session.flush()
+        session.add(
+            ReportOutput(
+                execution_id=execution.id,
+                format=output_format,
+                media_type=OUTPUT_MEDIA_TYPES[output_format],
+                size_bytes=len(content),
+                content=content,
+            )
+        )
+        return execution.id
 
 
 def build_world(database: Database, settings: Settings) -> World:

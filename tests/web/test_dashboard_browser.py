@@ -16,19 +16,18 @@ import pytest
 
 from evidencehub.config import Settings
 from evidencehub.db.session import Database
-from evidencehub.reports.schemas import ReportDefinitionCreate
-from evidencehub.reports.service import create_definition, run_execution, start_execution
-from evidencehub.tasks.queue import forget_queues
+from evidencehub.reports.service import run_execution, start_execution
 from evidencehub.web import create_app
-from tests.support.browser import browser_page, chromium, shot
+from tests.support.browser import browser_page, chromium, shot, sign_in_in_browser, switch_to_hebrew
 from tests.support.dashboard import PASSWORD, Seeded, cluster_categories, seed_dashboard
 from tests.support.octane import _octane_server, octane_emulator, octane_settings
 from tests.support.promotions import worker
-from tests.support.web import LiveServer, World, live_server
+from tests.support.task_queue import fast_queue
+from tests.support.web import LiveServer, World, define_report, live_server
 
-# Fixtures of the browser (Chromium, a page) and of the promotion flow (an Octane emulator on loopback
-# and settings pointing at it).
-__all__ = ["_octane_server", "browser_page", "chromium", "octane_emulator", "octane_settings"]
+# Fixtures of the browser (Chromium, a page) and of the promotion flow (an Octane emulator on loopback,
+# settings pointing at it, a quick task queue).
+__all__ = ["_octane_server", "browser_page", "chromium", "fast_queue", "octane_emulator", "octane_settings"]
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -40,12 +39,7 @@ def server(chromium: str, settings: Settings, database: Database) -> Iterator[Li
 
 
 def sign_in(page: Any, base: str, email: str) -> None:
-    page.goto(f"{base}/login")
-    shot(page, "01-sign-in")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base}/projects")
+    sign_in_in_browser(page, base, email, PASSWORD, "01-sign-in")
 
 
 def test_sign_in_open_a_run_and_decide_a_cluster(
@@ -90,14 +84,8 @@ def test_hebrew_audit_is_right_to_left_and_a_pdf_report_downloads(
     server: LiveServer, browser_page: Any, world: World, database: Database, settings: Settings
 ) -> None:
     seeded = seed_dashboard(database, settings, world.slug("own"))
-    with database.session() as session:
-        definition = create_definition(
-            session,
-            world.org_ids["own"],
-            ReportDefinitionCreate(name="nightly evidence", kind="evidence"),
-            actor_user_id=None,
-        )
-    execution = start_execution(database, settings, world.org_ids["own"], definition.id, actor_user_id=None)
+    definition_id = define_report(database, world.org_ids["own"], "nightly evidence")
+    execution = start_execution(database, settings, world.org_ids["own"], definition_id, actor_user_id=None)
     # Rendered as the queue's worker would (PDF by Chromium), in a thread of its own: Playwright's sync
     # API refuses to start inside the test's running Playwright.
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -110,12 +98,7 @@ def test_hebrew_audit_is_right_to_left_and_a_pdf_report_downloads(
     page.goto(f"{base}/audit/{seeded.audit_report_id}?lang=en&ticket=PZ-13602")
     assert page.locator("main").evaluate("node => getComputedStyle(node).direction") == "ltr"
     shot(page, "09-audit-ticket-en")
-    page.get_by_role("link", name="עברית").click()
-    page.wait_for_url("**lang=he**")
-    main = page.locator("main")
-    assert main.get_attribute("dir") == "rtl"
-    assert main.evaluate("node => getComputedStyle(node).direction") == "rtl"
-    assert "חסר" in main.inner_text()
+    assert "חסר" in switch_to_hebrew(page).inner_text()
     shot(page, "10-audit-ticket-he")
 
     page.goto(f"{base}/reports")
@@ -123,18 +106,9 @@ def test_hebrew_audit_is_right_to_left_and_a_pdf_report_downloads(
     with page.expect_download() as info:
         page.get_by_role("link", name="PDF", exact=False).first.click()
     download = info.value
-    assert download.suggested_filename == f"report-{definition.id}-execution-{execution.id}.pdf"
+    assert download.suggested_filename == f"report-{definition_id}-execution-{execution.id}.pdf"
     saved = Path(download.path())
     assert saved.read_bytes().startswith(b"%PDF")
-
-
-@pytest.fixture
-def fast_queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("EVIDENCEHUB_QUEUE__RETRY_DELAY_SECONDS", "0.1")
-    monkeypatch.setenv("EVIDENCEHUB_PROMOTIONS__HEARTBEAT_SECONDS", "0.2")
-    forget_queues()
-    yield
-    forget_queues()
 
 
 def request_in_form(page: Any, base: str, project: str, build: str) -> None:

@@ -17,7 +17,7 @@ from evidencehub.config import Settings
 from evidencehub.db.session import Database
 from evidencehub.results.model import Build, TestRun
 from evidencehub.triage.service import flaky_tests, triage_report
-from tests.support.browser import browser_page, chromium, shot
+from tests.support.browser import browser_page, chromium, shot, sign_in_in_browser, switch_to_hebrew
 from tests.support.samples import sample_generator
 from tests.support.shared import REPO_ROOT
 from tests.support.web import live_server
@@ -71,12 +71,7 @@ def test_every_dashboard_page_shows_the_demo_data(
     page = browser_page
     with live_server(demo_cmd.dashboard_app(serving, database)) as running:
         base = running.url
-        page.goto(f"{base}/login")
-        demo_shot(page, 1, "sign-in")
-        page.get_by_label("Email").fill(admin.email)
-        page.get_by_label("Password").fill(admin.password)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(f"{base}/projects")
+        sign_in_in_browser(page, base, admin.email, admin.password, "demo-01-sign-in")
         assert demo_cmd.DEMO_PROJECT in main_text(page)
         demo_shot(page, 2, "projects")
 
@@ -121,11 +116,7 @@ def test_every_dashboard_page_shows_the_demo_data(
         assert main.evaluate("node => getComputedStyle(node).direction") == "ltr"
         assert AUDITED_TICKET in main.inner_text() and "Live configure" in main.inner_text()
         demo_shot(page, 8, "audit-ticket-en")
-        page.get_by_role("link", name="עברית").click()
-        page.wait_for_url("**lang=he**")
-        main = page.locator("main")
-        assert main.get_attribute("dir") == "rtl"
-        assert main.evaluate("node => getComputedStyle(node).direction") == "rtl"
+        main = switch_to_hebrew(page)
         assert AUDITED_TICKET in main.inner_text() and "חסר" in main.inner_text()
         demo_shot(page, 9, "audit-ticket-he")
 

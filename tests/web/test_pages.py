@@ -11,16 +11,20 @@ from sqlalchemy import select
 
 from evidencehub.auth.model import SecurityEvent
 from evidencehub.config import Settings
-from evidencehub.db.base import utcnow
 from evidencehub.db.session import Database
-from evidencehub.reports.model import ReportExecution, ReportOutput
-from evidencehub.reports.schemas import ReportDefinitionCreate
-from evidencehub.reports.service import create_definition
 from evidencehub.triage.service import triage_report
 from evidencehub.web import create_app
 from evidencehub.web.pages.session import ACCESS_COOKIE, CSRF_COOKIE, REFRESH_COOKIE
-from tests.support.dashboard import Seeded, cluster_categories, csrf_of, seed_dashboard, sign_in
-from tests.support.web import OTHER_TENANT_MARK, World
+from tests.support.dashboard import (
+    Seeded,
+    cluster_categories,
+    csrf_of,
+    post_decision,
+    seed_dashboard,
+    sign_in,
+    submit_sign_in,
+)
+from tests.support.web import OTHER_TENANT_MARK, World, define_report, store_execution
 
 
 @pytest.fixture
@@ -42,6 +46,8 @@ def other(world: World, database: Database, settings: Settings) -> Seeded:
 
 
 def _signed_in(client: TestClient, role: str = "tester") -> TestClient:
+    """Signed in as the World's member of this role (whoever was signed in before is signed out)."""
+    client.cookies.clear()
     sign_in(client, f"{role}@acme.test")
     return client
 
@@ -59,16 +65,7 @@ def test_pages_redirect_to_sign_in_and_back(app_client: TestClient, world: World
 
 
 def test_sign_in_sets_strict_httponly_secure_cookies(app_client: TestClient, world: World) -> None:
-    page = app_client.get("/login")
-    response = app_client.post(
-        "/login",
-        data={
-            "email": "viewer@acme.test",
-            "password": "correct horse battery staple",
-            "csrf_token": csrf_of(page.text),
-        },
-        follow_redirects=False,
-    )
+    response = submit_sign_in(app_client, "viewer@acme.test")
     assert response.status_code == 303 and response.headers["location"] == "/projects"
     cookies = response.headers.get_list("set-cookie")
     for name in (ACCESS_COOKIE, REFRESH_COOKIE):
@@ -79,27 +76,15 @@ def test_sign_in_sets_strict_httponly_secure_cookies(app_client: TestClient, wor
 
 
 def test_wrong_password_is_shown_in_place(app_client: TestClient, world: World) -> None:
-    page = app_client.get("/login")
-    response = app_client.post(
-        "/login",
-        data={"email": "viewer@acme.test", "password": "wrong", "csrf_token": csrf_of(page.text)},
-    )
+    response = submit_sign_in(app_client, "viewer@acme.test", "wrong")
     assert response.status_code == 401
     assert "Invalid credentials" in response.text and 'role="alert"' in response.text
     assert 'value="viewer@acme.test"' in response.text
 
 
 def test_sign_in_never_redirects_off_site(app_client: TestClient, world: World) -> None:
-    page = app_client.get("/login?next=//evil.example/x")
-    response = app_client.post(
-        "/login",
-        data={
-            "email": "viewer@acme.test",
-            "password": "correct horse battery staple",
-            "csrf_token": csrf_of(page.text),
-            "next": "//evil.example/x",
-        },
-        follow_redirects=False,
+    response = submit_sign_in(
+        app_client, "viewer@acme.test", page_url="/login?next=//evil.example/x", next="//evil.example/x"
     )
     assert response.headers["location"] == "/projects"
 
@@ -142,8 +127,8 @@ def test_form_posts_without_a_matching_csrf_token_are_rejected(
     before = cluster_categories(world.database, seeded.run_id)
     cluster = next(key for key, category in before.items() if category != "no_defect")
     form = {"scope": "cluster", "target": cluster, "category": "no_defect"}
-    missing = app_client.post(f"/runs/{seeded.run_id}/decide", data=form)
-    forged = app_client.post(f"/runs/{seeded.run_id}/decide", data={**form, "csrf_token": "0" * 64})
+    missing = post_decision(app_client, seeded.run_id, None, **form)
+    forged = post_decision(app_client, seeded.run_id, "0" * 64, **form)
     login = app_client.post("/login", data={"email": "viewer@acme.test", "password": "x"})
     for response in (missing, forged, login):
         assert response.status_code == 403
@@ -206,17 +191,16 @@ def test_a_tester_decides_a_cluster_and_it_is_audited(
         for key, category in cluster_categories(world.database, seeded.run_id).items()
         if category != "product_bug"
     )
-    response = app_client.post(
-        f"/runs/{seeded.run_id}/decide",
-        data={
-            "scope": "cluster",
-            "target": cluster,
-            "category": "product_bug",
-            "issue": "SHOP-42",
-            "csrf_token": csrf_of(page.text),
-            "anchor": "x",
-        },
-        headers={"HX-Request": "true"},
+    response = post_decision(
+        app_client,
+        seeded.run_id,
+        csrf_of(page.text),
+        scope="cluster",
+        target=cluster,
+        category="product_bug",
+        issue="SHOP-42",
+        anchor="x",
+        htmx=True,
     )
     assert response.status_code == 200
     assert 'id="triage"' in response.text and "<html" not in response.text  # the fragment, swapped in place
@@ -237,16 +221,14 @@ def test_deciding_one_failure_without_script_redirects_back(
         failure = next(
             item for item in triage_report(session, seeded.run_id).failures if item.name == "test_refund"
         )
-    response = app_client.post(
-        f"/runs/{seeded.run_id}/decide",
-        data={
-            "scope": "failure",
-            "target": str(failure.id),
-            "category": "system_issue",
-            "anchor": "here",
-            "csrf_token": csrf_of(page.text),
-        },
-        follow_redirects=False,
+    response = post_decision(
+        app_client,
+        seeded.run_id,
+        csrf_of(page.text),
+        scope="failure",
+        target=str(failure.id),
+        category="system_issue",
+        anchor="here",
     )
     assert response.status_code == 303
     assert response.headers["location"] == f"/runs/{seeded.run_id}?page=1#here"
@@ -255,14 +237,13 @@ def test_deciding_one_failure_without_script_redirects_back(
             item for item in triage_report(session, seeded.run_id).failures if item.id == failure.id
         )
     assert decided.category.value == "system_issue" and decided.decided_by == "tester@acme.test"
-    other_run_failure = app_client.post(
-        f"/runs/{seeded.run_ids[0]}/decide",
-        data={
-            "scope": "failure",
-            "target": str(failure.id),
-            "category": "no_defect",
-            "csrf_token": csrf_of(page.text),
-        },
+    other_run_failure = post_decision(
+        app_client,
+        seeded.run_ids[0],
+        csrf_of(page.text),
+        scope="failure",
+        target=str(failure.id),
+        category="no_defect",
     )
     assert other_run_failure.status_code == 404  # a failure is decided from its own run's page
 
@@ -271,14 +252,8 @@ def test_a_bad_category_is_shown_in_place(app_client: TestClient, world: World, 
     _signed_in(app_client, "tester")
     page = app_client.get(f"/runs/{seeded.run_id}")
     cluster = next(iter(cluster_categories(world.database, seeded.run_id)))
-    response = app_client.post(
-        f"/runs/{seeded.run_id}/decide",
-        data={
-            "scope": "cluster",
-            "target": cluster,
-            "category": "cosmic_rays",
-            "csrf_token": csrf_of(page.text),
-        },
+    response = post_decision(
+        app_client, seeded.run_id, csrf_of(page.text), scope="cluster", target=cluster, category="cosmic_rays"
     )
     assert response.status_code == 422
     assert "unknown category" in response.text and 'role="alert"' in response.text
@@ -289,14 +264,8 @@ def test_a_viewer_may_not_decide(app_client: TestClient, world: World, seeded: S
     page = app_client.get(f"/runs/{seeded.run_id}")
     cluster = next(iter(cluster_categories(world.database, seeded.run_id)))
     before = cluster_categories(world.database, seeded.run_id)[cluster]
-    response = app_client.post(
-        f"/runs/{seeded.run_id}/decide",
-        data={
-            "scope": "cluster",
-            "target": cluster,
-            "category": "no_defect",
-            "csrf_token": csrf_of(page.text),
-        },
+    response = post_decision(
+        app_client, seeded.run_id, csrf_of(page.text), scope="cluster", target=cluster, category="no_defect"
     )
     assert response.status_code == 403 and "triage:decide" in response.text
     assert cluster_categories(world.database, seeded.run_id)[cluster] == before
@@ -329,36 +298,12 @@ def test_audit_pages_in_english_and_hebrew(app_client: TestClient, world: World,
 def test_reports_page_lists_executions_with_download_links(
     app_client: TestClient, world: World, database: Database
 ) -> None:
-    with database.session() as session:
-        definition = create_definition(
-            session,
-            world.org_ids["own"],
-            ReportDefinitionCreate(name="nightly evidence", kind="evidence"),
-            actor_user_id=None,
-        )
-        execution = ReportExecution(
-            organization_id=world.org_ids["own"],
-            definition_id=definition.id,
-            status="completed",
-            requested_at=utcnow(),
-            finished_at=utcnow(),
-        )
-        session.add(execution)
-        session.flush()
-        pdf = b"%PDF-1.4 pretend"
-        session.add(
-            ReportOutput(
-                execution_id=execution.id,
-                format="pdf",
-                media_type="application/pdf",
-                size_bytes=len(pdf),
-                content=pdf,
-            )
-        )
-        execution_id = execution.id
+    definition_id = define_report(database, world.org_ids["own"], "nightly evidence")
+    pdf = b"%PDF-1.4 pretend"
+    execution_id = store_execution(database, world.org_ids["own"], definition_id, "pdf", pdf)
     _signed_in(app_client, "viewer")
     page = app_client.get("/reports")
-    link = f"/reports/{definition.id}/executions/{execution_id}/download?format=pdf"
+    link = f"/reports/{definition_id}/executions/{execution_id}/download?format=pdf"
     assert link in page.text and "nightly evidence" in page.text
     assert "Run now" not in page.text  # viewers cannot start executions
     download = app_client.get(link)
@@ -399,14 +344,8 @@ def test_another_organizations_objects_are_not_found(
         assert OTHER_TENANT_MARK not in response.text and "<html" in response.text
     page = app_client.get(f"/runs/{seeded.run_id}")
     cluster = next(iter(cluster_categories(world.database, other.run_id)))
-    decided = app_client.post(
-        f"/runs/{other.run_id}/decide",
-        data={
-            "scope": "cluster",
-            "target": cluster,
-            "category": "no_defect",
-            "csrf_token": csrf_of(page.text),
-        },
+    decided = post_decision(
+        app_client, other.run_id, csrf_of(page.text), scope="cluster", target=cluster, category="no_defect"
     )
     assert decided.status_code == 404
     listing = app_client.get("/projects")
@@ -497,7 +436,6 @@ def test_promotion_errors_and_permissions(
     assert "Request a promotion" not in page.text  # testers may not request
     refused = _request_promotion(app_client, seeded)
     assert refused.status_code == 403 and "promotions:request" in refused.text
-    app_client.cookies.clear()
     _signed_in(app_client, "admin")
     unknown = _request_promotion(app_client, seeded, build="no-such-build")
     assert (
@@ -509,12 +447,10 @@ def test_promotion_errors_and_permissions(
     assert blank.status_code == 422
     created = _request_promotion(app_client, seeded)
     promotion_id = int(created.headers["location"].split("/")[2].split("?")[0])
-    app_client.cookies.clear()
     _signed_in(app_client, "viewer")
     assert "Cancel promotion" not in app_client.get(f"/promotions/{promotion_id}").text
     assert app_client.get(f"/promotions/{promotion_id}/cancel").status_code == 403
     # The other organization's build cannot be promoted, and its promotions are not found.
-    app_client.cookies.clear()
     _signed_in(app_client, "admin")
     foreign = _request_promotion(app_client, other, build="2026.11.4")
     assert foreign.status_code == 404

@@ -22,6 +22,7 @@ import anyio
 from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
 
+from evidencehub.auth.audit import EventOrigin
 from evidencehub.auth.service import Authenticator, Principal
 from evidencehub.auth.tokens import bearer_token
 from evidencehub.config import Settings
@@ -65,6 +66,16 @@ DbSession = Annotated[Session, Depends(db_session, scope="function")]
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+def event_origin(request: Request, principal: Principal) -> EventOrigin:
+    """Who acts, for which organization and from where: what a service records in the security log."""
+    return EventOrigin(
+        organization_id=principal.organization_id,
+        user_id=principal.user_id,
+        api_token_id=principal.api_token_id,
+        ip=client_address(request),
+    )
 
 
 def _limit(request: Request, kind: str, key: str) -> None:

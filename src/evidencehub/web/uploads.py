@@ -1,7 +1,7 @@
-"""Receiving result uploads: the request body streamed to files in the data dir, never held in memory.
+"""Receiving uploads (result files, test-case documents): the body streamed to files, never held in memory.
 
 Two shapes are accepted: ``multipart/form-data`` with one or more file parts,
-or a raw body (XML, JSON, gzip or zip) named by the ``filename`` parameter.
+or a raw body named by the ``filename`` parameter (without it, by its media type).
 The files live in a private temporary folder under ``<data_dir>/tmp`` (or
 ``web.temp_dir``) and are removed when the request ends, whatever happens.
 """
@@ -12,7 +12,7 @@ import dataclasses
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -27,15 +27,55 @@ from evidencehub.results.inputs import InputSource, expand_inputs
 MAX_FILES = 100
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_RAW_SUFFIXES = {
-    "application/xml": ".xml",
-    "text/xml": ".xml",
-    "application/json": ".json",
-    "application/gzip": ".xml.gz",
-    "application/x-gzip": ".xml.gz",
-    "application/zip": ".zip",
-    "application/octet-stream": ".xml",
-}
+
+
+@dataclasses.dataclass(frozen=True)
+class RawBodyNames:
+    """What a raw body sent without a filename is called: its name's ending tells the format."""
+
+    by_media_type: Mapping[str, str]
+    default: str
+
+    def name_for(self, media_type: str) -> str:
+        return self.by_media_type.get(media_type, self.default)
+
+
+RESULT_FILE_NAMES = RawBodyNames(
+    {
+        "application/xml": "upload.xml",
+        "text/xml": "upload.xml",
+        "application/json": "upload.json",
+        "application/gzip": "upload.xml.gz",
+        "application/x-gzip": "upload.xml.gz",
+        "application/zip": "upload.zip",
+        "application/octet-stream": "upload.xml",
+    },
+    default="upload.xml",
+)
+
+
+def upload_openapi(raw_media_types: Iterable[str]) -> dict[str, Any]:
+    """An upload route's ``openapi_extra``: the bodies it takes, and the mark the body limit looks for."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "file": {"type": "array", "items": {"type": "string", "format": "binary"}}
+                        },
+                    }
+                },
+                **{
+                    media_type: {"schema": {"type": "string", "format": "binary"}}
+                    for media_type in raw_media_types
+                },
+            },
+        },
+        "x-upload": True,
+    }
 
 
 def safe_file_name(name: str, fallback: str) -> str:
@@ -69,17 +109,23 @@ class UploadSpool:
         self.parts.append(part)
         return part, path.open("wb")
 
-    async def receive_raw(self, request: Request, filename: str | None) -> None:
+    async def receive(self, request: Request, filename: str | None, raw_names: RawBodyNames) -> None:
+        """Receive the request's body: each file part of a multipart body, or the raw body as one file."""
+        if request.headers.get("content-type", "").lower().startswith("multipart/"):
+            await self._receive_multipart(request)
+        else:
+            await self._receive_raw(request, filename, raw_names)
+
+    async def _receive_raw(self, request: Request, filename: str | None, raw_names: RawBodyNames) -> None:
         media_type = (
             request.headers.get("content-type", "application/octet-stream").split(";")[0].strip().lower()
         )
-        fallback = "upload" + _RAW_SUFFIXES.get(media_type, ".xml")
-        _part, handle = self._new_file(filename or fallback)
+        _part, handle = self._new_file(filename or raw_names.name_for(media_type))
         with handle:
             async for chunk in request.stream():
                 handle.write(chunk)
 
-    async def receive_multipart(self, request: Request) -> None:
+    async def _receive_multipart(self, request: Request) -> None:
         content_type, options = parse_options_header(request.headers.get("content-type", ""))
         boundary = options.get(b"boundary")
         if content_type != b"multipart/form-data" or not boundary:

@@ -8,7 +8,8 @@ same status (a page needing sign-in redirects to the sign-in page instead).
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -32,6 +33,12 @@ def is_page_path(path: str) -> bool:
     return not path.startswith(NOT_PAGES) and path != API_PREFIX
 
 
+def problem_text(problem: Mapping[str, Any], *, skip: int = 0) -> str:
+    """A validation problem as a page says it: where (dotted, ``skip`` leading parts left out) and what."""
+    where = ".".join(str(part) for part in tuple(problem.get("loc", ()))[skip:]) or "request"
+    return f"{where}: {problem.get('msg', '')}"
+
+
 def _sign_in_url(request: Request) -> str:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return "/login" if target in ("/", "/login") else f"/login?next={quote(target, safe='')}"
@@ -53,10 +60,8 @@ def page_error(request: Request, exc: Exception) -> Response:
         )
     elif isinstance(exc, RequestValidationError):
         status, title = 422, "bad input"
-        message = "; ".join(
-            f"{'.'.join(str(part) for part in error.get('loc', ())[1:]) or 'request'}: {error.get('msg', '')}"
-            for error in exc.errors()[:5]
-        )
+        # The first part of a location says where the value came from (body, query, path): not shown.
+        message = "; ".join(problem_text(error, skip=1) for error in exc.errors()[:5])
     else:
         request_id = getattr(request.state, "request_id", None)
         log.error("unexpected error on a page", exc_info=exc, request_id=request_id)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from starlette.responses import Response
 
@@ -19,7 +18,9 @@ from evidencehub.auth.service import Principal
 from evidencehub.errors import ConflictError, InputError, NotFoundError, UnavailableError
 from evidencehub.promotions import service as promotions
 from evidencehub.promotions.schemas import PromotionCreate, PromotionDetail, PromotionState
-from evidencehub.web.deps import client_address, services
+from evidencehub.web import promotion_actions
+from evidencehub.web.deps import services
+from evidencehub.web.pages.errors import problem_text
 from evidencehub.web.pages.render import redirect, render
 from evidencehub.web.pages.session import CsrfChecked, allowed
 from evidencehub.web.routers.paging import MAX_ID, ObjectId
@@ -108,23 +109,9 @@ async def request_promotion(
             reason=reason.strip() or None,
         )
     except ValidationError as exc:
-        problem = exc.errors()[0]
-        where = ".".join(str(part) for part in problem.get("loc", ())) or "request"
-        return _list_page(
-            request, principal, status_code=422, error=f"{where}: {problem.get('msg', '')}", form=form
-        )
-    app = services(request)
+        return _list_page(request, principal, status_code=422, error=problem_text(exc.errors()[0]), form=form)
     try:
-        created = await run_in_threadpool(
-            promotions.request_promotion,
-            app.database,
-            app.settings,
-            principal.organization_id,
-            body,
-            requester=principal.name,
-            user_id=principal.user_id,
-            ip=client_address(request),
-        )
+        created = await promotion_actions.request_promotion(request, principal, body)
     except REQUEST_ERRORS as exc:
         return _list_page(request, principal, status_code=exc.http_status, error=exc.message, form=form)
     return redirect(request, f"/promotions/{created.id}?tab=octane")
@@ -179,18 +166,8 @@ def confirm_cancel(request: Request, promotion_id: ObjectId, principal: Cancelle
 
 @router.post("/promotions/{promotion_id}/cancel", dependencies=[CsrfChecked])
 async def cancel(request: Request, promotion_id: ObjectId, principal: Canceller) -> Response:
-    app = services(request)
     try:
-        done = await run_in_threadpool(
-            promotions.cancel_promotion,
-            app.database,
-            app.settings,
-            principal.organization_id,
-            promotion_id,
-            actor=principal.name,
-            user_id=principal.user_id,
-            ip=client_address(request),
-        )
+        done = await promotion_actions.cancel_promotion(request, principal, promotion_id)
     except (ConflictError, UnavailableError) as exc:
         detail = _detail(request, principal, promotion_id)
         return render(

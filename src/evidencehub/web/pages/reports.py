@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, get_args
+from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -15,11 +15,10 @@ from evidencehub.reports import service as reports
 from evidencehub.reports.schemas import (
     OutputFormat,
     ReportDefinitionCreate,
-    ReportDefinitionOut,
-    ReportExecutionOut,
     ReportKind,
 )
 from evidencehub.web.deps import services
+from evidencehub.web.pages.errors import problem_text
 from evidencehub.web.pages.render import finish, redirect, render
 from evidencehub.web.pages.session import CsrfChecked, allowed
 from evidencehub.web.routers.paging import MAX_ID, ObjectId
@@ -31,9 +30,8 @@ Creator = Annotated[Principal, Depends(allowed("reports:create"))]
 Reader = Annotated[Principal, Depends(allowed("reports:read"))]
 
 
-def _listing(
-    request: Request, principal: Principal, after: int | None
-) -> tuple[list[tuple[ReportDefinitionOut, list[ReportExecutionOut]]], str | None]:
+def _table(request: Request, principal: Principal, after: int | None) -> dict[str, Any]:
+    """The context of reports_table.html.j2: a page of definitions, each with its latest executions."""
     app = services(request)
     with app.database.session() as session:
         definitions = reports.list_definitions(
@@ -49,7 +47,18 @@ def _listing(
             )
             for definition in definitions[:PAGE]
         ]
-    return rows, (f"/reports?after={rows[-1][0].id}" if more else None)
+    return {
+        "rows": rows,
+        # While an execution is queued or processing, htmx polls the table.
+        "active": any(
+            execution.status in reports.ACTIVE_STATUSES
+            for _definition, executions in rows
+            for execution in executions
+        ),
+        "next_url": f"/reports?after={rows[-1][0].id}" if more else None,
+        "after": after,
+        "can_create": "reports:create" in principal.permissions,
+    }
 
 
 def _page(
@@ -61,25 +70,15 @@ def _page(
     error: str | None = None,
     form: dict[str, str] | None = None,
 ) -> Response:
-    rows, next_url = _listing(request, principal, after)
-    active = any(
-        execution.status in reports.ACTIVE_STATUSES
-        for _definition, executions in rows
-        for execution in executions
-    )
     return render(
         request,
         "reports.html.j2",
         status_code=status_code,
-        rows=rows,
-        active=active,
-        next_url=next_url,
         first_url="/reports" if after else None,
         kinds=list(get_args(ReportKind)),
-        can_create="reports:create" in principal.permissions,
         error=error,
         form=form or {"name": "", "kind": "evidence", "project": "", "build": ""},
-        after=after,
+        **_table(request, principal, after),
     )
 
 
@@ -95,21 +94,7 @@ def executions_fragment(
     request: Request, principal: Reader, after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None
 ) -> Response:
     """The definitions table alone: polled by htmx while an execution is queued or processing."""
-    rows, next_url = _listing(request, principal, after)
-    active = any(
-        execution.status in reports.ACTIVE_STATUSES
-        for _definition, executions in rows
-        for execution in executions
-    )
-    return render(
-        request,
-        "reports_table.html.j2",
-        rows=rows,
-        active=active,
-        next_url=next_url,
-        after=after,
-        can_create="reports:create" in principal.permissions,
-    )
+    return render(request, "reports_table.html.j2", **_table(request, principal, after))
 
 
 @router.post("/reports", dependencies=[CsrfChecked])
@@ -135,10 +120,8 @@ def create_report(
             }
         )
     except ValidationError as exc:
-        problem = exc.errors()[0]
-        where = ".".join(str(part) for part in problem.get("loc", ()))
         return _page(
-            request, principal, None, status_code=422, error=f"{where}: {problem.get('msg', '')}", form=form
+            request, principal, None, status_code=422, error=problem_text(exc.errors()[0]), form=form
         )
     app = services(request)
     try:

@@ -20,14 +20,14 @@ from starlette.responses import Response
 from evidencehub.auth.audit import EventOrigin
 from evidencehub.auth.service import Principal
 from evidencehub.errors import InputError, NotFoundError
-from evidencehub.ops.metrics import TRIAGE_DECISIONS
 from evidencehub.results import service as results
 from evidencehub.results.schemas import BuildOut, RunSummary
 from evidencehub.results.status import Status
 from evidencehub.triage import service as triage
 from evidencehub.triage.categories import CATEGORY_ORDER, CATEGORY_TITLES, Category
 from evidencehub.triage.schemas import ClusterOut, FailureOut, TriageReport
-from evidencehub.web.deps import AppServices, client_address, services
+from evidencehub.web import decisions
+from evidencehub.web.deps import AppServices, event_origin, services
 from evidencehub.web.pages.charts import Mark, sparkline
 from evidencehub.web.pages.render import is_htmx, redirect, render
 from evidencehub.web.pages.session import CsrfChecked, SignedIn, allowed
@@ -222,10 +222,8 @@ async def decide(
             run_id,
             scope,
             target.strip(),
-            category,
-            issue,
-            comment,
-            client_address(request),
+            decisions.Verdict(category, issue or None, comment.strip() or None),
+            event_origin(request, principal),
         )
     except InputError as exc:
         return _render_run(
@@ -244,48 +242,22 @@ def _decide(
     run_id: int,
     scope: str,
     target: str,
-    category: str,
-    issue: str,
-    comment: str,
-    ip: str,
+    verdict: decisions.Verdict,
+    origin: EventOrigin,
 ) -> str:
-    organization_id = principal.organization_id
-    # The service records the security event in the transaction that stores the decision.
-    origin = EventOrigin(organization_id=organization_id, user_id=principal.user_id, ip=ip)
     with app.database.session() as session:
-        report = triage.triage_report(session, run_id, organization_id=organization_id)
+        report = triage.triage_report(session, run_id, organization_id=principal.organization_id)
     if scope == "cluster":
         if target not in {cluster.id for cluster in report.clusters}:
             raise NotFoundError(
                 f"cluster {target} has no failure in run {run_id}", details={"cluster": target}
             )
-        decision = triage.decide_cluster(
-            app.database,
-            cluster_key=target,
-            category=category,
-            actor=principal.name,
-            issue=issue or None,
-            comment=comment.strip() or None,
-            project=report.project,
-            organization_id=organization_id,
-            origin=origin,
-        )
+        decision = decisions.decide_cluster(app, principal, origin, target, verdict, project=report.project)
     else:
         result_id = int(target) if target.isdigit() and int(target) <= MAX_BIG_ID else -1
         if result_id not in {failure.id for failure in report.failures}:
             raise NotFoundError(f"failure {target} is not in run {run_id}", details={"failure": target})
-        decision = triage.decide_failure(
-            app.database,
-            app.settings,
-            result_id=result_id,
-            category=category,
-            actor=principal.name,
-            issue=issue or None,
-            comment=comment.strip() or None,
-            organization_id=organization_id,
-            origin=origin,
-        )
-    TRIAGE_DECISIONS.labels(source="human").inc()
+        decision = decisions.decide_failure(app, principal, origin, result_id, verdict)
     what = f"cluster {decision.cluster}" if scope == "cluster" else f"failure {target}"
     count = f" ({decision.failures_updated} failures)" if scope == "cluster" else ""
     return f"{what}{count} decided {decision.category.value.replace('_', ' ')}"

@@ -16,7 +16,7 @@ from evidencehub.errors import InputError
 from evidencehub.web.deps import DbSession, PageLimit, Services, require
 from evidencehub.web.routers.paging import MAX_BIG_ID, MAX_ID, ObjectId, Page, page_of
 from evidencehub.web.routers.prefix import API_PREFIX
-from evidencehub.web.uploads import upload_spool
+from evidencehub.web.uploads import RawBodyNames, upload_openapi, upload_spool
 
 router = APIRouter(prefix=f"{API_PREFIX}/audit", tags=["audit"])
 Reader = Annotated[Principal, Depends(require("audit:read"))]
@@ -24,39 +24,24 @@ Lang = Annotated[Language, Query(description="Language of findings, labels and t
 TicketId = Annotated[int, Path(ge=1, le=MAX_BIG_ID, description="The ticket's id in the report.")]
 
 # A raw body without a filename is named by its media type, so the source format can be detected.
-_RAW_NAMES = {
-    "application/json": "upload.json",
-    "text/csv": "upload.csv",
-    "text/markdown": "upload.md",
-    "text/x-markdown": "upload.md",
-    "text/x-python": "upload_test.py",
-    "application/zip": "upload.zip",
-}
-
-_UPLOAD_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "file": {"type": "array", "items": {"type": "string", "format": "binary"}}
-                    },
-                }
-            },
-            **{media_type: {"schema": {"type": "string", "format": "binary"}} for media_type in _RAW_NAMES},
-        },
+_RAW_NAMES = RawBodyNames(
+    {
+        "application/json": "upload.json",
+        "text/csv": "upload.csv",
+        "text/markdown": "upload.md",
+        "text/x-markdown": "upload.md",
+        "text/x-python": "upload_test.py",
+        "application/zip": "upload.zip",
     },
-    "x-upload": True,
-}
+    default="upload.json",
+)
 
 
 @router.post(
     "",
     response_model=AuditResult,
     status_code=201,
-    openapi_extra=_UPLOAD_BODY,
+    openapi_extra=upload_openapi(_RAW_NAMES.by_media_type),
     responses={
         200: {"description": "Audited without storing (no project named)"},
         413: {"description": "Too large"},
@@ -107,12 +92,7 @@ async def run_audit(
             details={"parameter": "evidence"},
         )
     with upload_spool(app.settings) as spool:
-        content_type = request.headers.get("content-type", "").lower()
-        if content_type.startswith("multipart/"):
-            await spool.receive_multipart(request)
-        else:
-            media_type = content_type.split(";")[0].strip()
-            await spool.receive_raw(request, filename or _RAW_NAMES.get(media_type, "upload.json"))
+        await spool.receive(request, filename, _RAW_NAMES)
         files = spool.files("test-case file")
         result = await run_in_threadpool(
             audits.run_audit,

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.concurrency import run_in_threadpool
 
 from evidencehub.auth.service import Principal
 from evidencehub.promotions import service as promotions
 from evidencehub.promotions.schemas import PromotionCreate, PromotionDetail, PromotionOut, PromotionState
-from evidencehub.web.deps import DbSession, PageLimit, Services, client_address, require
+from evidencehub.web import promotion_actions
+from evidencehub.web.deps import DbSession, PageLimit, Services, require
 from evidencehub.web.routers.paging import MAX_ID, ObjectId, Page, page_of
 from evidencehub.web.routers.prefix import API_PREFIX
 
@@ -29,21 +29,9 @@ Canceller = Annotated[Principal, Depends(require("promotions:cancel"))]
         503: {"description": "The task queue is unreachable: nothing was recorded; try again"},
     },
 )
-async def request_promotion(
-    body: PromotionCreate, request: Request, principal: Requester, app: Services
-) -> PromotionOut:
+async def request_promotion(body: PromotionCreate, request: Request, principal: Requester) -> PromotionOut:
     """Request a promotion: recorded and put on the task queue together, or not at all."""
-    return await run_in_threadpool(
-        promotions.request_promotion,
-        app.database,
-        app.settings,
-        principal.organization_id,
-        body,
-        requester=principal.name,
-        user_id=principal.user_id,
-        api_token_id=principal.api_token_id,
-        ip=client_address(request),
-    )
+    return await promotion_actions.request_promotion(request, principal, body)
 
 
 @router.get("", response_model=Page[PromotionOut])
@@ -80,18 +68,6 @@ def show_promotion(promotion_id: ObjectId, principal: Reader, app: Services) -> 
     response_model=PromotionOut,
     responses={503: {"description": "The task queue is unreachable for the clean-up; try again"}},
 )
-async def cancel_promotion(
-    promotion_id: ObjectId, request: Request, principal: Canceller, app: Services
-) -> PromotionOut:
+async def cancel_promotion(promotion_id: ObjectId, request: Request, principal: Canceller) -> PromotionOut:
     """Cancel: requested → cancelled at once; otherwise cancelling, then the backlog item is delinked."""
-    return await run_in_threadpool(
-        promotions.cancel_promotion,
-        app.database,
-        app.settings,
-        principal.organization_id,
-        promotion_id,
-        actor=principal.name,
-        user_id=principal.user_id,
-        api_token_id=principal.api_token_id,
-        ip=client_address(request),
-    )
+    return await promotion_actions.cancel_promotion(request, principal, promotion_id)

@@ -22,7 +22,7 @@ from evidencehub.triage.schemas import TriageOutcome
 from evidencehub.web.deps import DbSession, PageLimit, Services, require
 from evidencehub.web.routers.paging import MAX_BIG_ID, MAX_ID, ObjectId, Page, page_of
 from evidencehub.web.routers.prefix import API_PREFIX
-from evidencehub.web.uploads import upload_spool
+from evidencehub.web.uploads import RESULT_FILE_NAMES, upload_openapi, upload_spool
 
 router = APIRouter(prefix=f"{API_PREFIX}/runs", tags=["runs"])
 
@@ -35,33 +35,14 @@ class UploadOutcome(IngestOutcome):
 
 Reader = Annotated[Principal, Depends(require("results:read"))]
 
-_UPLOAD_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "file": {"type": "array", "items": {"type": "string", "format": "binary"}}
-                    },
-                }
-            },
-            "application/xml": {"schema": {"type": "string", "format": "binary"}},
-            "application/json": {"schema": {"type": "string", "format": "binary"}},
-            "application/gzip": {"schema": {"type": "string", "format": "binary"}},
-            "application/zip": {"schema": {"type": "string", "format": "binary"}},
-        },
-    },
-    "x-upload": True,
-}
-
 
 @router.post(
     "",
     response_model=UploadOutcome,
     status_code=201,
-    openapi_extra=_UPLOAD_BODY,
+    openapi_extra=upload_openapi(
+        ["application/xml", "application/json", "application/gzip", "application/zip"]
+    ),
     responses={
         200: {"description": "Every file had been ingested before: nothing stored"},
         413: {"description": "Too large"},
@@ -95,10 +76,7 @@ async def upload_run(
         )
     try:
         with upload_spool(app.settings) as spool:
-            if request.headers.get("content-type", "").lower().startswith("multipart/"):
-                await spool.receive_multipart(request)
-            else:
-                await spool.receive_raw(request, filename)
+            await spool.receive(request, filename, RESULT_FILE_NAMES)
             sources = spool.sources()
             async with app.ingest_turns or nullcontext():
                 done = await run_in_threadpool(

@@ -7,9 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from evidencehub.auth.audit import EventOrigin
 from evidencehub.auth.service import Principal
-from evidencehub.ops.metrics import TRIAGE_DECISIONS
 from evidencehub.results import service as results
 from evidencehub.triage import browse
 from evidencehub.triage import service as triage
@@ -21,8 +19,10 @@ from evidencehub.triage.schemas import (
     FlakyTestOut,
     RunClusterOut,
     RunTriageOut,
+    TriageOutcome,
 )
-from evidencehub.web.deps import DbSession, PageLimit, Services, client_address, require
+from evidencehub.web import decisions
+from evidencehub.web.deps import DbSession, PageLimit, Services, event_origin, require
 from evidencehub.web.routers.paging import MAX_BIG_ID, MAX_ID, ObjectId, Page, page_of
 from evidencehub.web.routers.prefix import API_PREFIX
 
@@ -58,18 +58,30 @@ class DecisionIn(BaseModel):
     )
     comment: str | None = Field(None, max_length=2000, description="Why (kept in the decision history).")
 
-
-def _origin(request: Request, principal: Principal) -> EventOrigin:
-    return EventOrigin(
-        organization_id=principal.organization_id,
-        user_id=principal.user_id,
-        api_token_id=principal.api_token_id,
-        ip=client_address(request),
-    )
+    def verdict(self) -> decisions.Verdict:
+        return decisions.Verdict(self.category, self.issue, self.comment)
 
 
 def _count_flaky(app: Services, asked: bool | None) -> bool:
     return app.settings.triage.count_flaky_as_product_bugs if asked is None else asked
+
+
+def _run_triage(
+    app: Services,
+    principal: Principal,
+    run_id: int,
+    count_flaky_as_product_bugs: bool | None,
+    triaged: TriageOutcome | None,
+) -> RunTriageOut:
+    """The run's triage summary, with what the triage pass of this request did (when one ran)."""
+    with app.database.session() as session:
+        return browse.run_triage(
+            session,
+            run_id,
+            organization_id=principal.organization_id,
+            count_flaky_as_product_bugs=_count_flaky(app, count_flaky_as_product_bugs),
+            triaged=triaged,
+        )
 
 
 @router.get("/runs/{run_id}/triage", response_model=RunTriageOut)
@@ -84,14 +96,8 @@ def show_run_triage(
         if pending
         else None
     )
-    with app.database.session() as session:
-        return browse.run_triage(
-            session,
-            run_id,
-            organization_id=principal.organization_id,
-            count_flaky_as_product_bugs=_count_flaky(app, count_flaky_as_product_bugs),
-            triaged=outcome if outcome is not None and not outcome.already_triaged else None,
-        )
+    triaged = outcome if outcome is not None and not outcome.already_triaged else None
+    return _run_triage(app, principal, run_id, count_flaky_as_product_bugs, triaged)
 
 
 @router.post("/runs/{run_id}/triage", response_model=RunTriageOut)
@@ -111,14 +117,7 @@ def triage_run(
     outcome = triage.triage_run(
         app.database, app.settings, run_id, retriage=retriage, organization_id=principal.organization_id
     )
-    with app.database.session() as session:
-        return browse.run_triage(
-            session,
-            run_id,
-            organization_id=principal.organization_id,
-            count_flaky_as_product_bugs=_count_flaky(app, count_flaky_as_product_bugs),
-            triaged=outcome,
-        )
+    return _run_triage(app, principal, run_id, count_flaky_as_product_bugs, outcome)
 
 
 @router.get("/runs/{run_id}/triage/clusters", response_model=Page[RunClusterOut])
@@ -158,19 +157,8 @@ def decide_cluster(
     """Decide a cluster of the run's project: its failures now and later (not those decided one by one)."""
     with app.database.session() as session:
         project = results.run_summary(session, run_id, organization_id=principal.organization_id).project
-    decision = triage.decide_cluster(
-        app.database,
-        cluster_key=cluster_key,
-        category=body.category,
-        actor=principal.name,
-        issue=body.issue,
-        comment=body.comment,
-        project=project,
-        organization_id=principal.organization_id,
-        origin=_origin(request, principal),
-    )
-    TRIAGE_DECISIONS.labels(source="human").inc()
-    return decision
+    origin = event_origin(request, principal)
+    return decisions.decide_cluster(app, principal, origin, cluster_key, body.verdict(), project=project)
 
 
 @router.get("/runs/{run_id}/triage/failures", response_model=Page[FailureOut])
@@ -224,19 +212,8 @@ def decide_failure(
     failure_id: FailureId, body: DecisionIn, request: Request, app: Services, principal: Decider
 ) -> DecisionOut:
     """Decide one failure's category; it is never re-decided automatically and later runs learn from it."""
-    decision = triage.decide_failure(
-        app.database,
-        app.settings,
-        result_id=failure_id,
-        category=body.category,
-        actor=principal.name,
-        issue=body.issue,
-        comment=body.comment,
-        organization_id=principal.organization_id,
-        origin=_origin(request, principal),
-    )
-    TRIAGE_DECISIONS.labels(source="human").inc()
-    return decision
+    origin = event_origin(request, principal)
+    return decisions.decide_failure(app, principal, origin, failure_id, body.verdict())
 
 
 @router.get("/projects/{project_id}/triage/decisions", response_model=Page[DecisionOut])
