@@ -6,14 +6,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from evidencehub.tasks.queue import forget_queues
 from tests.support.octane import _octane_server, octane_config, octane_emulator, octane_settings
 from tests.support.promotions import flush_queue, redis_url, use_redis_queue
+from tests.support.task_queue import fast_queue
 from tests.support.xray import _xray_servers, xray_server, xray_settings
 
 __all__ = [
     "_octane_server",
     "_xray_servers",
+    "fast_queue",
     "octane_config",
     "octane_emulator",
     "octane_settings",
@@ -24,13 +25,8 @@ __all__ = [
 
 
 @pytest.fixture(autouse=True)
-def _fast_queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Retries after a tenth of a second; every test has its own queue (in its data dir, or named)."""
-    monkeypatch.setenv("EVIDENCEHUB_QUEUE__RETRY_DELAY_SECONDS", "0.1")
-    monkeypatch.setenv("EVIDENCEHUB_PROMOTIONS__HEARTBEAT_SECONDS", "0.2")
-    forget_queues()
-    yield
-    forget_queues()
+def _quick_queue(fast_queue: None) -> None:
+    """Every promotion test gets quick retries and a queue of its own."""
 
 
 @pytest.fixture(params=["embedded", "redis"])

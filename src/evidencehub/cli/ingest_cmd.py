@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from evidencehub.cli.context import cli_context
-from evidencehub.cli.output import console, error_console, print_json
+from evidencehub.cli.output import Json, console, error_console, print_json
 from evidencehub.cli.progress import RichIngestProgress
 from evidencehub.cli.runs_cmd import render_summary, totals_json
 
@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
         ci_url: Annotated[
             str | None, typer.Option(envvar="EVIDENCEHUB_CI_URL", help="Link to the CI build.")
         ] = None,
-        as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+        as_json: Json = False,
     ) -> None:
         """Store result files as one run of a build (re-ingesting the same file is a no-op)."""
         from evidencehub.errors import InputError
