@@ -264,6 +264,37 @@ def test_outputs_are_kept_cut_to_the_limit_and_blank_ones_dropped() -> None:
     assert (blank.stdout, blank.stderr) == (None, None)
 
 
+def test_a_lone_system_out_is_read_like_any_other_output() -> None:
+    # A testcase holding only <system-out> takes a shorter path through the parser: same results.
+    parsed = parse_bytes(
+        """<testsuite name="s">
+          <testcase classname="c" name="kept"><system-out>hello</system-out></testcase>
+          <testcase classname="c" name="long"><system-out>0123456789ABCDEF</system-out></testcase>
+          <testcase classname="c" name="empty"><system-out/></testcase>
+          <testcase classname="c" name="spaces"><system-out>
+          </system-out></testcase>
+          <testcase classname="c" name="nested"><system-out>a<b>b</b>c</system-out></testcase>
+          <testcase classname="c" name="err"><system-err>oops</system-err></testcase>
+        </testsuite>""",
+        limits=ParseLimits(max_output_chars=10),
+    )
+    assert parsed.case("kept").stdout == "hello"
+    assert parsed.case("long").stdout == "0123456789" + TRUNCATION_MARK.format(omitted=6, limit=10)
+    assert parsed.case("empty").stdout is None
+    assert parsed.case("spaces").stdout is None
+    assert parsed.case("nested").stdout == "ac"  # the text directly inside, as for every output
+    assert (parsed.case("err").stdout, parsed.case("err").stderr) == (None, "oops")
+
+
+def test_a_lone_system_out_in_a_namespaced_document() -> None:
+    parsed = parse_bytes(
+        """<testsuite xmlns="urn:x" name="s">
+          <testcase classname="c" name="t"><system-out>out</system-out></testcase>
+        </testsuite>"""
+    )
+    assert parsed.case("t").stdout == "out"
+
+
 def test_suite_timestamps_give_the_file_time_span_in_utc() -> None:
     parsed = parse_bytes(
         """<testsuites timestamp="2024-12-02T20:06:10.500+00:00" time="1">

@@ -75,6 +75,8 @@ def parse(ctx: ParseContext, root: Root) -> Iterator[ParsedCase]:  # noqa: PLR09
     suites = _Suites(ctx, prefix + "testsuite", case_tag)
     limits = ctx.limits
     max_field = limits.max_field_chars
+    max_output = limits.max_output_chars
+    stdout_tag = prefix + "system-out"
     source = ctx.name
 
     # Facts about the element holding the current testcases, worked out once per holder.
@@ -82,6 +84,7 @@ def parse(ctx: ParseContext, root: Root) -> Iterator[ParsedCase]:  # noqa: PLR09
     suite_name: str | None = None
     suite_file: str | None = None
     case_depth = 0
+    leaf_children_fit = True  # a leaf child of this holder's testcases is within the depth limit
     batch = _BATCH
     handled = 0
 
@@ -93,6 +96,7 @@ def parse(ctx: ParseContext, root: Root) -> Iterator[ParsedCase]:  # noqa: PLR09
             if parent is not holder:
                 holder = parent
                 suite_name, suite_file, case_depth, removable = _holder_facts(ctx, parent)
+                leaf_children_fit = case_depth + 1 <= limits.max_depth
                 if removable:
                     suites.retire_before(elem, case_depth)
                 # A testcase inside a testcase (or a lone root testcase) leaves its holder alone.
@@ -129,8 +133,18 @@ def parse(ctx: ParseContext, root: Root) -> Iterator[ParsedCase]:  # noqa: PLR09
 
             case = ParsedCase(name, classname, None, suite_name, suite_file, None, _PASSED, duration)
             status = _read_extra_attributes(ctx, elem, case) if extras else None
-            if len(elem):
-                _read_children(ctx, elem, case, case_depth)
+            children = len(elem)
+            if children:
+                # Most testcases hold one leaf <system-out>: read it here, the rest in _read_children.
+                only = elem[0] if children == 1 and leaf_children_fit else None
+                if only is not None and only.tag == stdout_tag and not len(only):
+                    value = only.text
+                    if value and len(value) <= max_output and not value.isspace():
+                        case.stdout = value
+                    else:
+                        case.stdout = ctx.output(value)
+                else:
+                    _read_children(ctx, elem, case, case_depth)
                 elem.clear()  # checked and read: nothing in it is needed any more
             if status is not None:
                 _apply_status_attribute(case, *status)  # after the children: it can overrule them
@@ -202,7 +216,8 @@ def _read_extra_attributes(
     return None if status is None else (status, elem.get("result"))
 
 
-# Runs for nearly every testcase: the common children (a leaf <system-out>, <failure>) are handled inline.
+# Runs for every testcase with more than a lone leaf <system-out> (parse reads that one itself);
+# the common children (a leaf <system-out>, <failure>) are handled inline.
 def _read_children(ctx: ParseContext, elem: etree._Element, case: ParsedCase, depth: int) -> None:  # noqa: PLR0912
     """Results, outputs, properties and reruns inside one testcase."""
     limits = ctx.limits
