@@ -11,35 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import secrets
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from evidencehub.emulators.drops import EmulatedConnectionDrop
 from evidencehub.emulators.octane.state import EmulatorState
 
 PROXY_502_BODY = (
     b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
 )
-
-
-class EmulatedConnectionDrop(Exception):  # noqa: N818 - it is an event, not an error of ours
-    """Raised inside the ASGI app to make the server close the connection mid-response."""
-
-
-class _DropFilter(logging.Filter):
-    """Keeps uvicorn from logging a traceback for every deliberately dropped connection."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        error = record.exc_info[1] if record.exc_info else None
-        return not isinstance(error, EmulatedConnectionDrop)
-
-
-def silence_deliberate_drops() -> None:
-    logger = logging.getLogger("uvicorn.error")
-    if not any(isinstance(item, _DropFilter) for item in logger.filters):
-        logger.addFilter(_DropFilter())
 
 
 def error_body(code: str, description: str, **extra: Any) -> dict[str, Any]:
