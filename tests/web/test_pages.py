@@ -7,11 +7,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from evidencehub.auth.model import SecurityEvent
 from evidencehub.config import Settings
 from evidencehub.db.session import Database
+from evidencehub.reports.model import ReportExecution
 from evidencehub.triage.service import triage_report
 from evidencehub.web import create_app
 from evidencehub.web.pages.session import ACCESS_COOKIE, CSRF_COOKIE, REFRESH_COOKIE
@@ -322,6 +324,27 @@ def test_a_tester_creates_a_report_and_sees_errors_in_place(app_client: TestClie
         "/reports", data={"name": "weekly", "kind": "trend", "project": "shop", "csrf_token": token}
     )
     assert good.status_code == 200 and "weekly" in good.text and "project shop" in good.text
+
+
+def test_run_now_queues_an_execution_and_counts_it_like_the_api(
+    app_client: TestClient, world: World, database: Database
+) -> None:
+    definition_id = define_report(database, world.org_ids["own"], "on demand")
+    _signed_in(app_client, "tester")
+    page = app_client.get("/reports")
+    assert f"/reports/{definition_id}/run" in page.text
+    before = REGISTRY.get_sample_value("evidencehub_report_executions_total", {"status": "queued"}) or 0.0
+    ran = app_client.post(
+        f"/reports/{definition_id}/run", data={"csrf_token": csrf_of(page.text)}, follow_redirects=False
+    )
+    assert ran.status_code == 303
+    after = REGISTRY.get_sample_value("evidencehub_report_executions_total", {"status": "queued"})
+    assert after == before + 1
+    with database.session() as session:
+        executions = session.scalars(
+            select(ReportExecution).where(ReportExecution.definition_id == definition_id)
+        ).all()
+    assert len(executions) == 1 and executions[0].requested_by is not None
 
 
 # ---------------------------------------------------------------- tenants and empty states

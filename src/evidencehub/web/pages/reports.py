@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from starlette.responses import Response
 
@@ -21,6 +20,7 @@ from evidencehub.web.deps import services
 from evidencehub.web.pages.errors import problem_text
 from evidencehub.web.pages.render import finish, redirect, render
 from evidencehub.web.pages.session import CsrfChecked, allowed
+from evidencehub.web.report_actions import start_report_execution
 from evidencehub.web.routers.paging import MAX_ID, ObjectId
 
 router = APIRouter(include_in_schema=False)
@@ -136,16 +136,8 @@ def create_report(
 
 @router.post("/reports/{report_id}/run", dependencies=[CsrfChecked])
 async def run_report(request: Request, report_id: ObjectId, principal: Creator) -> Response:
-    app = services(request)
     try:
-        await run_in_threadpool(
-            reports.start_execution,
-            app.database,
-            app.settings,
-            principal.organization_id,
-            report_id,
-            actor_user_id=principal.user_id,
-        )
+        await start_report_execution(services(request), principal, report_id)
     except UnavailableError as exc:
         return _page(request, principal, None, status_code=503, error=exc.message)
     return redirect(request, "/reports")

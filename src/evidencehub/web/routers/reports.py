@@ -5,11 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
-from fastapi.concurrency import run_in_threadpool
 
 from evidencehub.auth.service import Principal
-from evidencehub.errors import UnavailableError
-from evidencehub.ops.metrics import REPORT_EXECUTIONS
 from evidencehub.reports import service as reports
 from evidencehub.reports.schemas import (
     ExecutionStatus,
@@ -19,6 +16,7 @@ from evidencehub.reports.schemas import (
     ReportExecutionOut,
 )
 from evidencehub.web.deps import DbSession, PageLimit, Services, require
+from evidencehub.web.report_actions import start_report_execution
 from evidencehub.web.routers.paging import MAX_ID, ObjectId, Page, page_of
 from evidencehub.web.routers.prefix import API_PREFIX
 
@@ -68,20 +66,7 @@ def delete_report(report_id: ObjectId, session: DbSession, principal: Creator) -
 )
 async def start_execution(report_id: ObjectId, principal: Creator, app: Services) -> ReportExecutionOut:
     """Start an execution on the task queue: queued → processing → completed | failed | timed_out."""
-    try:
-        execution = await run_in_threadpool(
-            reports.start_execution,
-            app.database,
-            app.settings,
-            principal.organization_id,
-            report_id,
-            actor_user_id=principal.user_id,
-        )
-    except UnavailableError:
-        REPORT_EXECUTIONS.labels(status="unavailable").inc()
-        raise
-    REPORT_EXECUTIONS.labels(status="queued").inc()
-    return execution
+    return await start_report_execution(app, principal, report_id)
 
 
 @router.get("/{report_id}/executions", response_model=Page[ReportExecutionOut])
