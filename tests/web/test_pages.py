@@ -451,6 +451,20 @@ def test_promotions_request_show_and_cancel_with_confirmation(
     assert {"promotion_requested", "promotion_cancelled"} <= kinds
 
 
+def test_promotions_pages_keep_the_state_filter_on_the_first_page_link(
+    app_client: TestClient, world: World, seeded: Seeded
+) -> None:
+    _signed_in(app_client, "release_manager")
+    requested = _request_promotion(app_client, seeded)
+    promotion_id = int(requested.headers["location"].split("/")[2].split("?")[0])
+    later = promotion_id + 1  # a later page's cursor: this promotion is on it
+    filtered = app_client.get(f"/promotions?state=requested&before={later}")
+    assert f'href="/promotions/{promotion_id}"' in filtered.text
+    assert 'href="/promotions?state=requested">« First page' in filtered.text
+    unfiltered = app_client.get(f"/promotions?before={later}")
+    assert 'href="/promotions">« First page' in unfiltered.text
+
+
 def test_promotion_errors_and_permissions(
     app_client: TestClient, world: World, seeded: Seeded, other: Seeded
 ) -> None:

@@ -71,7 +71,7 @@ def _list_page(
         state=state or "",
         states=STATES,
         next_url=f"/promotions?{query}before={items[-1].id}" if more else None,
-        first_url="/promotions" if before else None,
+        first_url=f"/promotions?{query}".rstrip("?&") if before else None,  # the filter stays on
         can_request="promotions:request" in principal.permissions,
         default_target=app.settings.promotions.default_target,
         error=error,
