@@ -1,15 +1,16 @@
 """Liveness and readiness: ``{"status", "timestamp", "checks"}`` for /health and /health/ready.
 
 Each check answers ok, degraded (works, but someone should look) or fail
-(the service cannot do its job). Other domains add readiness checks with
-:func:`register_check` (the Octane integration adds "octane" when configured).
+(the service cannot do its job). Other domains hand their own checks to
+:func:`readiness` (the publishing targets a promotion uses add theirs: see
+``publish.registry.readiness_checks``).
 """
 
 from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -40,11 +41,6 @@ class CheckResult:
 
 
 Check = Callable[[Database, Settings], CheckResult | None]  # None: not configured, left out
-_EXTRA_CHECKS: dict[str, Check] = {}
-
-
-def register_check(name: str, check: Check) -> None:
-    _EXTRA_CHECKS[name] = check
 
 
 def _timed(function: Callable[[], Any]) -> tuple[Any, float]:
@@ -110,11 +106,13 @@ def liveness() -> dict[str, Any]:
     return {"status": "ok", "timestamp": utcnow().isoformat(), "checks": {}}
 
 
-def readiness(database: Database, settings: Settings) -> dict[str, Any]:
-    """Every check's answer; the overall status is the worst of them."""
+def readiness(
+    database: Database, settings: Settings, extra_checks: Mapping[str, Check] | None = None
+) -> dict[str, Any]:
+    """Every check's answer (the core ones, then ``extra_checks``); the overall status is the worst."""
     checks: dict[str, Any] = {}
     worst = "ok"
-    for name, check in {**CORE_CHECKS, **_EXTRA_CHECKS}.items():
+    for name, check in {**CORE_CHECKS, **(extra_checks or {})}.items():
         try:
             result = check(database, settings)
         except Exception as exc:

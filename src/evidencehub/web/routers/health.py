@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from evidencehub.ops.health import liveness, readiness
 from evidencehub.ops.metrics import MetricsExporter
+from evidencehub.publish.registry import readiness_checks
 from evidencehub.web.deps import Services, public, require
 
 router = APIRouter(tags=["health"])
@@ -22,11 +23,11 @@ def health() -> dict[str, Any]:
 @router.get(
     "/health/ready",
     dependencies=[Depends(public)],
-    summary="Readiness: database, queue, disk, memory (and Octane when configured)",
+    summary="Readiness: database, queue, disk, memory, and the targets promotions publish to",
     responses={503: {"description": "A check failed"}},
 )
 def health_ready(app: Services) -> JSONResponse:
-    body = readiness(app.database, app.settings)
+    body = readiness(app.database, app.settings, readiness_checks(app.settings))
     return JSONResponse(body, status_code=503 if body["status"] == "fail" else 200)
 
 
