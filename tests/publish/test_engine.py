@@ -22,7 +22,7 @@ from evidencehub.publish import service as publish
 from evidencehub.publish.joblog import read_log
 from evidencehub.publish.schemas import JobOut
 from evidencehub.publish.targets.octane.service import PublishRequest, publish_run_to_octane
-from tests.support.octane import CLIENT_ID, CLIENT_SECRET, assert_exactly
+from tests.support.octane import CLIENT_ID, CLIENT_SECRET, assert_exactly, stored_runs
 from tests.support.runs import Case, cases, store_run
 
 API = "/api/shared_spaces/1001/workspaces/1002"
@@ -90,6 +90,42 @@ def test_the_in_flight_budget_keeps_queue_full_rare(
     assert counters["max_queued"] <= 3
     assert counters["posts_rejected_queue_full"] == 0
     assert_exactly(octane_emulator, names(60))
+
+
+@http_only
+def test_two_jobs_into_one_queue_share_the_budget(
+    database: Database,
+    octane_settings: Settings,
+    octane_emulator: RunningEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Two promotions publishing at once (a worker's two consumer threads): together, not each, ≤ the limit.
+    octane_emulator.configure(tasks_per_second=40, queue_limit=3)
+    settings = with_env(monkeypatch, queue_limit="3", max_runs_per_call="5")
+    runs = [store_run(database, cases(40, prefix=f"com.job{index}")) for index in (1, 2)]
+    jobs: list[JobOut] = []
+    start = threading.Barrier(2)
+
+    def publish_one(run_id: int) -> None:
+        start.wait()
+        jobs.append(publish_runs(database, settings, run_id))
+
+    threads = [threading.Thread(target=publish_one, args=(run_id,)) for run_id in runs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sorted(job.state for job in jobs) == ["succeeded", "succeeded"]
+    counters = octane_emulator.counters()
+    assert counters["max_queued"] <= 3
+    assert counters["posts_rejected_queue_full"] == 0
+    runs_held = stored_runs(octane_emulator)
+    expected = sorted(
+        (case.classname, case.name) for index in (1, 2) for case in cases(40, prefix=f"com.job{index}")
+    )
+    held = sorted((f"{run['package']}.{run['class_name']}", run["test_name"]) for run in runs_held)
+    assert held == expected
+    assert all(run["writes"] == 1 for run in runs_held) and counters["duplicate_runs"] == 0
 
 
 @http_only

@@ -51,6 +51,7 @@ from evidencehub.errors import (
 )
 from evidencehub.net.retry import CancelledError, RetryableError, RetryNotice, RetryPolicy
 from evidencehub.ops.logging import get_logger
+from evidencehub.publish.budget import shared_queue
 from evidencehub.publish.model import UploadTask
 from evidencehub.publish.schemas import FINISHED, IN_FLIGHT, JobState, TaskStatus
 from evidencehub.publish.target import PublishTarget, RemoteTask, SliceSpec, UnknownRemoteTaskError
@@ -198,6 +199,7 @@ class PublishEngine:
         with (
             ThreadPoolExecutor(self.target.workers, thread_name_prefix=f"publish-{self.target.name}") as pool,
             ThreadPoolExecutor(1, thread_name_prefix=f"poll-{self.target.name}") as poller,
+            shared_queue(self.target.queue_key, lambda: len(in_flight) + len(sending)) as other_jobs,
         ):
             while True:
                 stop_reason = stop_reason or self._stop_reason()
@@ -212,7 +214,7 @@ class PublishEngine:
                     while (
                         todo
                         and len(sending) < self.target.workers
-                        and (limit is None or len(in_flight) + len(sending) < limit)
+                        and (limit is None or len(in_flight) + len(sending) + other_jobs() < limit)
                     ):
                         item = todo.popleft()
                         sending[pool.submit(self._send, item)] = item

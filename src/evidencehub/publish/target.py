@@ -61,6 +61,8 @@ class PublishTarget(Protocol):
     slice_size: int
     # Tasks of ours the target may hold queued at once; None when it has no queue.
     queue_limit: int | None
+    # The remote queue's identity, shared by every job publishing into it (see publish.budget).
+    queue_key: str | None
     poll_interval: float
     deadline_seconds: float  # a job gives up this long after it (re)starts
     retry_policy: RetryPolicy

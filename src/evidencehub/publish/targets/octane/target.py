@@ -56,6 +56,8 @@ class OctaneTarget:
         self.workers = settings.workers
         self.slice_size = settings.max_runs_per_call
         self.queue_limit: int | None = settings.queue_limit
+        # Octane's queue is per workspace: jobs into the same one share the limit.
+        self.queue_key: str | None = f"octane {settings.base_url} {settings.space_id}/{settings.workspace_id}"
         self.poll_interval = settings.poll_interval_seconds
         self.deadline_seconds = settings.job_deadline_seconds
         self.retry_policy = retry_policy(settings)

@@ -86,6 +86,7 @@ class XrayTarget:
         self.workers = settings.workers
         self.slice_size = settings.max_tests_per_import
         self.queue_limit: int | None = None  # imports finish within the request
+        self.queue_key: str | None = None
         self.poll_interval = 1.0
         self.deadline_seconds = settings.job_deadline_seconds
         self.retry_policy = retry_policy(settings)
