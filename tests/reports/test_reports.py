@@ -17,10 +17,11 @@ from evidencehub.reports.content import ReportDocument, Section, Table
 from evidencehub.reports.model import ReportExecution
 from evidencehub.reports.render import render_html
 from evidencehub.reports.service import run_execution, sweep
+from evidencehub.results.ingest import IngestRequest, ingest
 from evidencehub.tasks.queue import forget_queues
 from evidencehub.web import create_app
 from tests.support.junit import junit_xml
-from tests.support.web import World, build_world, live_server, unreachable_queue
+from tests.support.web import OWN_ORG, World, build_world, live_server, unreachable_queue
 
 
 @pytest.fixture
@@ -185,7 +186,7 @@ def test_an_audit_report_without_a_stored_audit_says_how_to_get_one(database: Da
     assert "evidencehub audit" in sections[0].paragraphs[0]
 
 
-def test_trend_and_triage_reports_summarise_the_runs(database: Database, world: World) -> None:
+def test_the_trend_report_summarises_builds(database: Database, world: World) -> None:
     from evidencehub.reports.content import build_sections
     from evidencehub.reports.schemas import ReportParameters
 
@@ -193,10 +194,118 @@ def test_trend_and_triage_reports_summarise_the_runs(database: Database, world: 
     world.new_run("own")
     with database.session() as session:
         trend = build_sections(session, "trend", world.org_ids["own"], ReportParameters())
-        triage = build_sections(session, "triage", world.org_ids["own"], ReportParameters())
     assert trend[0].table is not None and len(trend[0].table.rows) == 2
     assert trend[0].table.rows[0][6] == "50.0%"  # one of two tests passed in each build
-    assert triage[0].table is not None and triage[0].table.rows[0][-1] == "2"  # the same failure, twice
+
+
+def _ingest_run(database: Database, settings: Settings, project: str) -> int:
+    """A run of three failing tests: two with the same assertion, one erroring."""
+    path = settings.data_dir / f"{project}.xml"
+    path.write_text(
+        junit_xml(
+            [
+                ("pay.Checkout", "test_total", "failed"),
+                ("pay.Checkout", "test_tax", "failed"),
+                ("pay.Cart", "test_add", "error"),
+                ("pay.Cart", "test_remove", "passed"),
+            ]
+        ),
+        encoding="utf-8",
+    )
+    outcome = ingest(
+        database,
+        settings,
+        IngestRequest(paths=[str(path)], project=project, build="1", organization=OWN_ORG),
+    )
+    assert outcome.run is not None
+    return outcome.run.id
+
+
+def _table(section: Section) -> list[dict[str, str]]:
+    assert section.table is not None, section.heading
+    return [dict(zip(section.table.columns, row, strict=True)) for row in section.table.rows]
+
+
+def test_the_triage_report_shows_categories_clusters_decisions_and_untriaged_runs(
+    database: Database, settings: Settings, world: World
+) -> None:
+    from evidencehub.reports.content import build_sections
+    from evidencehub.reports.schemas import ReportParameters
+    from evidencehub.triage.service import decide_cluster, triage_report, triage_run
+
+    organization = world.org_ids["own"]
+    triaged = _ingest_run(database, settings, "shop")
+    untriaged = _ingest_run(database, settings, "till")
+    triage_run(database, settings, triaged, organization_id=organization)
+    with database.session() as session:
+        before = triage_report(session, triaged, organization_id=organization)
+    assertion = next(cluster for cluster in before.clusters if cluster.exception == "AssertionError")
+    decide_cluster(
+        database,
+        cluster_key=assertion.id,
+        category="product_bug",
+        actor="alice",
+        issue="BUG-7",
+        comment="totals off by one",
+        project="shop",
+        organization_id=organization,
+    )
+    with database.session() as session:
+        sections = {
+            section.heading: section
+            for section in build_sections(session, "triage", organization, ReportParameters())
+        }
+
+    categories = {row["category"]: row["failures"] for row in _table(sections["Failures by category"])}
+    assert categories["product_bug"] == "2"  # the decided cluster's two failures
+    assert categories["to_investigate"] == "1"  # the erroring test: no rule, no decision
+    assert "3 triaged failures in 2 unique errors, 1 of 2 run(s) with failures triaged." in (
+        sections["Failures by category"].paragraphs
+    )
+
+    runs = {row["run"]: row for row in _table(sections["Runs"])}
+    assert runs[str(triaged)]["unique errors"] == "2" and runs[str(triaged)]["product_bug"] == "2"
+    assert runs[str(untriaged)]["unique errors"] == "not triaged"
+
+    clusters = _table(sections["Unique errors"])
+    assert {row["run"] for row in clusters} == {str(triaged)}  # nothing invented for the untriaged run
+    decided = next(row for row in clusters if row["cluster"] == assertion.id)
+    assert decided["category"] == "product_bug"
+    assert decided["status"] == "confirmed"  # decided by a person, not suggested
+    assert decided["decided by"] == "alice"
+    assert decided["bug"] == "BUG-7"
+    assert (decided["failures"], decided["tests"]) == ("2", "2")
+    assert "alice" in decided["explanation"] and "totals off by one" in decided["explanation"]
+    other = next(row for row in clusters if row["cluster"] != assertion.id)
+    assert (other["category"], other["status"], other["decided by"]) == (
+        "to_investigate",
+        "needs verification",
+        "",
+    )
+    assert other["explanation"]  # the automatic triage says why
+
+    never = sections["Runs never triaged"]
+    assert "never triaged" in never.paragraphs[0] and "evidencehub triage RUN" in never.paragraphs[0]
+    assert _table(never) == [
+        {
+            "run": str(untriaged),
+            "project": "till",
+            "build": "1",
+            "failing results": "3",
+            "command": f"evidencehub triage {untriaged}",
+        }
+    ]
+    html = render_html(ReportDocument("Triage", "", "acme", utcnow(), sections=list(sections.values())))
+    assert "BUG-7" in html and f"evidencehub triage {untriaged}" in html
+
+
+def test_a_triage_report_without_failures_says_so(database: Database, world: World) -> None:
+    from evidencehub.reports.content import build_sections
+    from evidencehub.reports.schemas import ReportParameters
+
+    with database.session() as session:
+        sections = build_sections(session, "triage", world.org_ids["own"], ReportParameters())
+    assert sections[0].paragraphs == ["No failures or errors in the runs this report covers."]
 
 
 def test_html_rendering_escapes_and_aligns() -> None:

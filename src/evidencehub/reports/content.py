@@ -176,31 +176,117 @@ def evidence_sections(session: Session, organization_id: int, parameters: Report
 
 
 def triage_sections(session: Session, organization_id: int, parameters: ReportParameters) -> list[Section]:
+    """The triage domain's view of the runs' failures: categories, unique errors and people's decisions.
+
+    Only a triage pass gives failures a category and a cluster, so a run with failures that was never
+    triaged is named, with the command that triages it, instead of being guessed at here.
+    """
+    from evidencehub.triage.browse import explained_clusters, needs_triage
+    from evidencehub.triage.categories import CATEGORY_ORDER
+    from evidencehub.triage.report import SUMMARY_COLUMNS, summary_row
+    from evidencehub.triage.schemas import TriageReport
+    from evidencehub.triage.service import triage_report
+
     runs = _runs(session, organization_id, parameters, limit=1000)
-    failures = _failures(session, runs, parameters.max_failures)
-    if not failures:
-        return [Section("Failure groups", ["No failures or errors in the runs this report covers."])]
-    groups = Counter(
-        (kind or status, message.split(":", 1)[0][:120]) for _run, _key, status, kind, message in failures
+    failing = [run for run in runs if run.totals.failures + run.totals.errors]
+    if not failing:
+        return [Section("Failures by category", ["No failures or errors in the runs this report covers."])]
+    reports: dict[int, TriageReport] = {}
+    untriaged: list[RunSummary] = []
+    for run in failing:
+        if needs_triage(session, run.id, organization_id=organization_id):
+            untriaged.append(run)
+        else:
+            reports[run.id] = triage_report(session, run.id, organization_id=organization_id)
+
+    by_category = Counter[str]()
+    for report in reports.values():
+        by_category.update(report.summary.by_category)
+    triaged_failures = sum(report.summary.failures for report in reports.values())
+    unique_errors = sum(report.summary.clusters for report in reports.values())
+    categories = [category.value for category in CATEGORY_ORDER]
+    overview = Section(
+        "Failures by category",
+        [
+            f"{triaged_failures} triaged failures in {unique_errors} unique errors, "
+            f"{len(reports)} of {len(failing)} run(s) with failures triaged."
+        ],
+        Table(
+            ["category", "failures"],
+            [[name, str(by_category[name])] for name in categories],
+            {1},
+        ),
     )
-    tests = Counter(key for _run, key, *_ in failures)
-    return [
-        Section(
-            "Failure groups",
-            [f"{len(failures)} failing results in {len(runs)} run(s), grouped by failure type and message."],
-            Table(
-                ["type", "message starts with", "results"],
-                [[kind, message, str(count)] for (kind, message), count in groups.most_common()],
-                {2},
-            ),
+    per_run = Section(
+        "Runs",
+        table=Table(
+            ["run", "project", "build", "failing results", "unique errors", *categories],
+            [
+                [str(run.id), run.project, run.build, str(run.totals.failures + run.totals.errors)]
+                + (
+                    [str(reports[run.id].summary.clusters)]
+                    + [str(reports[run.id].summary.by_category.get(name, 0)) for name in categories]
+                    if run.id in reports
+                    else ["not triaged"] + [""] * len(categories)
+                )
+                for run in failing
+            ],
+            set(range(len(categories) + 5)) - {1, 2},
         ),
-        Section(
-            "Tests failing most often",
-            table=Table(
-                ["test", "failing results"], [[key, str(count)] for key, count in tests.most_common(50)], {1}
-            ),
-        ),
-    ]
+    )
+    rows: list[list[str]] = []
+    for report in reports.values():
+        for cluster in explained_clusters(session, report):
+            decided_by = cluster.decided_by or ", ".join(
+                sorted({f.decided_by for f in report.failures if f.cluster == cluster.id and f.decided_by})
+            )
+            rows.append([str(report.run), *map(str, summary_row(cluster)), decided_by, cluster.explanation])
+    clusters = Section(
+        "Unique errors",
+        [
+            "Each triaged run's unique errors, most urgent first. The status says where the category "
+            "comes from: confirmed by a person, suggested by a rule or by people's past decisions, "
+            "or needing verification."
+        ]
+        if rows
+        else ["None: no run this report covers has been triaged yet."],
+        Table(
+            ["run", *SUMMARY_COLUMNS, "decided by", "explanation"],
+            rows[: parameters.max_failures],
+            {0, 7, 8},
+        )
+        if rows
+        else None,
+    )
+    if len(rows) > parameters.max_failures:
+        clusters.paragraphs.append(f"Only the first {parameters.max_failures} of {len(rows)} are listed.")
+    sections = [overview, per_run, clusters]
+    if untriaged:
+        sections.append(
+            Section(
+                "Runs never triaged",
+                [
+                    f"{len(untriaged)} run(s) with failures were never triaged, so their failures have no "
+                    "category, unique error or decision yet and are not counted above. Triage a run with "
+                    "`evidencehub triage RUN` (or POST /api/v1/runs/RUN/triage), then run this report again."
+                ],
+                Table(
+                    ["run", "project", "build", "failing results", "command"],
+                    [
+                        [
+                            str(run.id),
+                            run.project,
+                            run.build,
+                            str(run.totals.failures + run.totals.errors),
+                            f"evidencehub triage {run.id}",
+                        ]
+                        for run in untriaged
+                    ],
+                    {0, 3},
+                ),
+            )
+        )
+    return sections
 
 
 def trend_sections(session: Session, organization_id: int, parameters: ReportParameters) -> list[Section]:

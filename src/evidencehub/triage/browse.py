@@ -26,6 +26,7 @@ from evidencehub.triage.schemas import (
     RunClusterOut,
     RunTriageOut,
     TriageOutcome,
+    TriageReport,
 )
 from evidencehub.triage.service import FAILED_STATUSES, decision_out, history_of_test, triage_report
 
@@ -96,9 +97,18 @@ def run_clusters(
         organization_id=organization_id,
         count_flaky_as_product_bugs=count_flaky_as_product_bugs,
     )
+    return explained_clusters(session, report)
+
+
+def explained_clusters(session: Session, report: TriageReport) -> list[RunClusterOut]:
+    """The report's unique errors in its order, each with an explanation and its first failure as example.
+
+    For callers that already hold the run's report (the triage kind of report executions needs its
+    summary too) and should not build it twice.
+    """
     first = (
         select(func.min(FailureAnalysis.result_id))
-        .where(FailureAnalysis.run_id == run_id)
+        .where(FailureAnalysis.run_id == report.run)
         .group_by(FailureAnalysis.cluster_id)
     )
     rows = session.execute(
