@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from evidencehub.audit.checks import assertion_is_explicit, structured_payload
 from evidencehub.audit.repo import find_node_ref
-from evidencehub.audit.text import parse_steps, split_sections, wiki_to_markdown
+from evidencehub.audit.text import cut_sections, parse_steps, split_sections, wiki_to_markdown
 
 VAGUE = ["gracefully", "correctly", "properly"]
 
@@ -37,6 +37,16 @@ def test_sections_include_subsections_and_skip_code_fences() -> None:
     assert preamble == "intro"
     assert [(section.heading, section.level) for section in sections] == [("A", 2), ("A1", 3), ("B", 2)]
     assert "### A1" in sections[0].body and "# not a heading" in sections[1].body
+
+
+def test_cut_sections_removes_whole_sections_and_only_the_headings_asked() -> None:
+    text = "intro\n## A\na\n### A1\nx\n\n## B\nb\n## C\nc"
+    _, sections = split_sections(text)
+    by_heading = {section.heading: section for section in sections}
+    assert cut_sections(text, [by_heading["A1"], by_heading["C"]], unheaded=[by_heading["A"]]) == (
+        "intro\na\n## B\nb"
+    )
+    assert cut_sections(text, [by_heading["A"]]) == "intro\n## B\nb\n## C\nc"  # with its subsection
 
 
 def test_steps_from_lists_with_arrows_and_expected_lines() -> None:

@@ -15,10 +15,11 @@ from evidencehub.audit.checks import joined_text
 from evidencehub.audit.facts import Facts
 from evidencehub.audit.i18n import message
 from evidencehub.audit.rubric import Rubric, RubricField
-from evidencehub.audit.schemas import DocumentField, FieldFinding, Language, TestStep
-from evidencehub.audit.text import steps_to_markdown
+from evidencehub.audit.schemas import DocumentField, FieldFinding, FieldKind, Language, TestStep
+from evidencehub.audit.text import cut_sections, normalize_label, split_sections, steps_to_markdown
 
 TODO = "TODO"
+_WAS_LIMIT = 160  # characters of an insufficient field's own text the draft quotes
 
 
 class _Writer:
@@ -334,15 +335,67 @@ _GENERATORS: dict[str, Callable[[_Writer], str]] = {
 }
 
 
-def _existing(values: list[DocumentField]) -> str:
-    """The ticket's own text for a field: steps as a table, several labelled values as a list."""
+def _shown(values: list[DocumentField]) -> list[DocumentField]:
+    """The values a field's section shows: the first with steps, several one-line values, or the first."""
     for value in values:
         if value.steps:
-            return steps_to_markdown(value.steps)
+            return [value]
     labels = {value.label for value in values}
     if len(labels) > 1 and all(not value.items and "\n" not in value.text for value in values):
-        return "\n".join(f"- {value.label}: {value.text}" for value in values)
-    return joined_text(values[:1])
+        return list(values)
+    return values[:1]
+
+
+def _existing(values: list[DocumentField]) -> str:
+    """The ticket's own text for a field: steps as a table, several labelled values as a list."""
+    shown = _shown(values)
+    if len(shown) == 1 and shown[0].steps:
+        return steps_to_markdown(shown[0].steps)
+    if len(shown) > 1:
+        return "\n".join(f"- {value.label}: {value.text}" for value in shown)
+    return joined_text(shown)
+
+
+def _one_line(values: list[DocumentField]) -> str:
+    """A field's own text on one line (an insufficient field quotes it, cut to ``_WAS_LIMIT`` characters)."""
+    return " ".join(_existing(values).split())
+
+
+def _shown_in_full(finding: FieldFinding, values: list[DocumentField]) -> list[DocumentField]:
+    """The ticket's values a field's draft section repeats whole (an insufficient one only when not cut)."""
+    if finding.status == "present":
+        return _shown(values)
+    if finding.status == "insufficient" and len(_one_line(values)) <= _WAS_LIMIT:
+        return _shown(values)
+    return []
+
+
+def _own_part(text: str, rubric_field: RubricField, elsewhere: dict[str, list[DocumentField]]) -> str:
+    """``text`` without the sections another field's draft section already shows, and without its own heading.
+
+    A Jira description often holds "Test Data", "Acceptance Criteria" … under
+    headings; the sources file each as its own field, so the draft shows each
+    there, once. A section no other section of the draft shows stays here, so
+    nothing the ticket says is lost.
+    """
+    _, sections = split_sections(text)
+    own_names = rubric_field.match_names[FieldKind.HEADING.value]
+    own = [section for section in sections if normalize_label(section.heading) in own_names]
+    moved = [
+        section
+        for section in sections
+        if any(
+            value.kind == FieldKind.HEADING
+            and normalize_label(value.label) == normalize_label(section.heading)
+            and value.text == section.body
+            for field_id, values in elsewhere.items()
+            if field_id != rubric_field.id
+            for value in values
+        )
+    ]
+    if not own and not moved:
+        return text
+    return cut_sections(text, moved, unheaded=own)
 
 
 def render_template(
@@ -358,6 +411,11 @@ def render_template(
     """The draft as Markdown: one section per rubric field, headed by its Jira name."""
     writer = _Writer(facts, language)
     by_id = {finding.id: finding for finding in findings}
+    shown_elsewhere = {
+        rubric_field.id: _shown_in_full(by_id[rubric_field.id], values.get(rubric_field.id, []))
+        for rubric_field in rubric.fields
+        if rubric_field.id in by_id
+    }
     title = " – ".join(part for part in (facts.key, facts.summary) if part) or source
     lines = [
         f"# {title}",
@@ -369,7 +427,9 @@ def render_template(
         finding = by_id.get(rubric_field.id)
         if finding is None:
             continue  # not applicable to this ticket
-        lines.extend(_section(writer, rubric_field, finding, values.get(rubric_field.id, []), facts))
+        lines.extend(
+            _section(writer, rubric_field, finding, values.get(rubric_field.id, []), facts, shown_elsewhere)
+        )
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -379,10 +439,11 @@ def _section(
     finding: FieldFinding,
     values: list[DocumentField],
     facts: Facts,
+    shown_elsewhere: dict[str, list[DocumentField]],
 ) -> list[str]:
     heading = rubric_field.name.en  # Jira field names stay as Jira spells them
     if finding.status == "present":
-        body = _existing(values) or facts.summary
+        body = _own_part(_existing(values), rubric_field, shown_elsewhere) or facts.summary
         return [f"## {heading}", "", body, ""]
     tag = writer.t("tag_new") if finding.status == "missing" else writer.t("tag_improved")
     generator = _GENERATORS.get(rubric_field.id)
@@ -399,6 +460,6 @@ def _section(
         "",
     ]
     if finding.status == "insufficient" and values:
-        lines.extend([f"_{writer.t('was')}: {' '.join(_existing(values).split())[:160]}_", ""])
+        lines.extend([f"_{writer.t('was')}: {_one_line(values)[:_WAS_LIMIT]}_", ""])
     lines.extend([body, ""])
     return lines

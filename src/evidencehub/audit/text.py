@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +32,8 @@ class Section:
     heading: str
     level: int
     body: str
-    line: int
+    line: int  # 1-based line of the heading
+    end: int  # 1-based last line of the body (its subsections included)
 
 
 def split_sections(text: str) -> tuple[str, list[Section]]:
@@ -61,8 +63,19 @@ def split_sections(text: str) -> tuple[str, list[Section]]:
             len(lines),
         )
         body = "\n".join(lines[index + 1 : end]).strip()
-        sections.append(Section(heading, level, body, index + 1))
+        sections.append(Section(heading, level, body, index + 1, end))
     return preamble, sections
+
+
+def cut_sections(text: str, removed: Iterable[Section], *, unheaded: Iterable[Section] = ()) -> str:
+    """``text`` without the ``removed`` sections (heading and body) and without the headings of ``unheaded``.
+
+    The sections must come from ``split_sections(text)``: they are cut by their lines.
+    """
+    dropped = {number for section in removed for number in range(section.line, section.end + 1)}
+    dropped.update(section.line for section in unheaded)
+    lines = text.splitlines()
+    return "\n".join(line for number, line in enumerate(lines, start=1) if number not in dropped).strip()
 
 
 def _heading(line: str) -> tuple[str, int] | None:
