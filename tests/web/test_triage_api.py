@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 
 from evidencehub.db.session import Database
 from tests.support.web import OWN_ORG, World
@@ -39,6 +40,16 @@ def _flaky_history_then_failures(database: Database) -> int:
     return add_run(database, RunSpec("6", cases, organization=OWN_ORG))
 
 
+def _decisions_counted() -> dict[str, float]:
+    return {
+        sample.labels["source"]: sample.value
+        for metric in REGISTRY.collect()
+        if metric.name == "evidencehub_triage_decisions"
+        for sample in metric.samples
+        if sample.name == "evidencehub_triage_decisions_total"
+    }
+
+
 def _get(client: TestClient, world: World, url: str, role: str = "viewer", **params: Any) -> Any:
     response = client.get(url, headers=world.callers[role].headers, params=params)
     assert response.status_code == 200, response.text
@@ -49,9 +60,15 @@ def test_run_triage_clusters_failures_and_detail(
     client: TestClient, world: World, database: Database
 ) -> None:
     run = _flaky_history_then_failures(database)
+    before = _decisions_counted()
     # Never triaged (no upload, no automatic pass): reading the triage triages it first.
     triage = _get(client, world, f"/api/v1/runs/{run}/triage")
     assert triage["triaged"]["analysed"] == 4 and triage["project"] == "prism"
+    by_source = triage["triaged"]["by_source"]
+    assert sum(by_source.values()) == 4 and set(by_source) <= {"rule", "history", "default", "human"}
+    # /metrics counts the pass's decisions by source, as it counts a person's.
+    after = _decisions_counted()
+    assert {source: after.get(source, 0) - before.get(source, 0) for source in by_source} == by_source
     summary = triage["summary"]
     assert summary["failures"] == 4 and summary["clusters"] == 2 and summary["flaky"] == 1
     again = _get(client, world, f"/api/v1/runs/{run}/triage")

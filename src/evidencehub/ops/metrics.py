@@ -10,7 +10,7 @@ counters are summed across processes.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -48,7 +48,8 @@ UPLOADS = Counter(
 INGESTED_CASES = Counter("evidencehub_ingested_cases_total", "Test results stored by ingestion.")
 TRIAGE_DECISIONS = Counter(
     "evidencehub_triage_decisions_total",
-    "Triage decisions recorded, by source (rule, learned, person, …).",
+    "Triage decisions recorded, by source: human (a person, or their cluster decision applied), rule, "
+    "history, default.",
     ["source"],
 )
 REPORT_EXECUTIONS = Counter(
@@ -57,6 +58,12 @@ REPORT_EXECUTIONS = Counter(
 RATE_LIMITED = Counter(
     "evidencehub_rate_limited_total", "Requests refused with 429, by limit kind.", ["kind"]
 )
+
+
+def count_triage_decisions(by_source: Mapping[str, int]) -> None:
+    """Count an automatic triage pass's decisions (a person's own decisions are counted where made)."""
+    for source, count in by_source.items():
+        TRIAGE_DECISIONS.labels(source=source).inc(count)
 
 
 class LiveStateCollector(Collector):

@@ -88,6 +88,7 @@ class TriageOutcome(BaseModel):
     run: int
     failures: int
     analysed: int  # decided automatically in this pass
+    by_source: dict[str, int] = {}  # this pass's decisions by source (human via the cluster, rule, …)
     kept_human: int  # decided by people before; left as they were
     already_triaged: bool
     index_documents: int  # unique decided errors the history compared against

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from hashlib import blake2b
@@ -342,23 +343,25 @@ def triage_run(
             size=options.flaky_window,
         )
         previous = _previous_run_id(session, context)
-        analysed = 0
+        by_source: Counter[str] = Counter()
         phases: dict[str, float] = {}
         cpu_phases: dict[str, float] = {}
         for rows in _failure_batches(session, run_id, options.batch_size, human):
             clock = _Phases(phases, cpu_phases)
-            analysed += _triage_batch(
+            by_source += _triage_batch(
                 session, context, rows, resolver, index, policy, parameters, options, window, previous, clock
             )
         clock = _Phases(phases, cpu_phases)
         refresh_cluster_stats(session, resolver.touched, run_id=run_id, seen_at=context.seen_at)
         clock.done("write")
     seconds = round(time.perf_counter() - started, 3)
+    analysed = sum(by_source.values())
     log.info("run triaged", run=run_id, failures=failures, analysed=analysed, seconds=seconds)
     return TriageOutcome(
         run=run_id,
         failures=failures,
         analysed=analysed,
+        by_source=dict(by_source),
         kept_human=len(human),
         already_triaged=False,
         index_documents=index.documents if index else 0,
@@ -396,7 +399,7 @@ def _triage_batch(
     window: list[int],
     previous_run: int | None,
     clock: _Phases,
-) -> int:
+) -> Counter[str]:
     signatures = [normalize(failure_type=row[3], message=row[4], trace=row[5]) for row in rows]
     texts = [cluster_text(signature) for signature in signatures]
     fingerprints = [
@@ -484,7 +487,7 @@ def _triage_batch(
     # Core executemany: the ORM's bulk path costs more than the analysis itself at 10,000s of rows.
     session.execute(insert(cast(Table, FailureAnalysis.__table__)), values)
     clock.done("write")
-    return len(values)
+    return Counter(value["source"] for value in values)
 
 
 # --- reports -------------------------------------------------------------------------------------

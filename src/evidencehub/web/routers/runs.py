@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from evidencehub.auth.service import Principal
 from evidencehub.errors import EvidenceHubError, InputError
-from evidencehub.ops.metrics import INGESTED_CASES, UPLOADS
+from evidencehub.ops.metrics import INGESTED_CASES, UPLOADS, count_triage_decisions
 from evidencehub.pipeline import ingest_and_triage
 from evidencehub.results import service as results
 from evidencehub.results.ingest import IngestRequest
@@ -108,6 +108,8 @@ async def upload_run(
     UPLOADS.labels(status="created" if outcome.created else "duplicate").inc()
     if outcome.created and outcome.run is not None:
         INGESTED_CASES.inc(outcome.run.totals.tests)
+    if done.triage is not None:
+        count_triage_decisions(done.triage.by_source)
     return JSONResponse(outcome.model_dump(mode="json"), status_code=201 if outcome.created else 200)
 
 

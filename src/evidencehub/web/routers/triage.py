@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from evidencehub.auth.service import Principal
+from evidencehub.ops.metrics import count_triage_decisions
 from evidencehub.results import service as results
 from evidencehub.triage import browse
 from evidencehub.triage import service as triage
@@ -74,6 +75,8 @@ def _run_triage(
     triaged: TriageOutcome | None,
 ) -> RunTriageOut:
     """The run's triage summary, with what the triage pass of this request did (when one ran)."""
+    if triaged is not None:
+        count_triage_decisions(triaged.by_source)
     with app.database.session() as session:
         return browse.run_triage(
             session,
