@@ -18,6 +18,7 @@ from evidencehub.config import Settings, load_settings
 from evidencehub.db.session import Database
 from evidencehub.emulators.octane.runner import RunningEmulator
 from evidencehub.errors import ConflictError, NotFoundError
+from evidencehub.ops.metrics import MetricsExporter
 from evidencehub.publish import service as publish
 from evidencehub.publish.joblog import read_log
 from evidencehub.publish.schemas import JobOut
@@ -72,6 +73,16 @@ def test_happy_path_every_slice_tracked_in_table_events_view_and_log(
             text("SELECT slice_no, status FROM octane_upload_tasks ORDER BY slice_no")
         ).all()
     assert rows == [(1, "success"), (2, "success"), (3, "success"), (4, "success")]
+
+
+def test_metrics_show_upload_tasks_by_target_and_status(
+    database: Database, octane_settings: Settings, octane_emulator: RunningEmulator
+) -> None:
+    exporter = MetricsExporter(database, octane_settings)
+    assert "evidencehub_upload_tasks{" not in exporter.render().decode()  # no task yet: no series
+    publish_runs(database, octane_settings, store_run(database, cases(25)))
+    metrics = exporter.render().decode()
+    assert 'evidencehub_upload_tasks{status="success",target="octane"} 3.0' in metrics
 
 
 @http_only

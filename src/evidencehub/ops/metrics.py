@@ -66,12 +66,16 @@ def count_triage_decisions(by_source: Mapping[str, int]) -> None:
         TRIAGE_DECISIONS.labels(source=source).inc(count)
 
 
-class LiveStateCollector(Collector):
-    """Database pool and task queue gauges, read when scraped."""
+TaskCounts = Callable[[], list[tuple[str, str, int]]]  # (target, status, how many)
 
-    def __init__(self, database: Database, queue_depth: Callable[[], int]) -> None:
+
+class LiveStateCollector(Collector):
+    """Database pool, task queue and publishing upload-task gauges, read when scraped."""
+
+    def __init__(self, database: Database, queue_depth: Callable[[], int], upload_tasks: TaskCounts) -> None:
         self._database = database
         self._queue_depth = queue_depth
+        self._upload_tasks = upload_tasks
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         pool = self._database.engine.pool
@@ -96,6 +100,14 @@ class LiveStateCollector(Collector):
         except EvidenceHubError:
             depth.add_metric([], -1)
         yield depth
+        tasks = GaugeMetricFamily(
+            "evidencehub_upload_tasks",
+            "Publishing upload tasks (slices) by target and status (pending … success, failed, lost).",
+            labels=["target", "status"],
+        )
+        for target, status, count in self._upload_tasks():
+            tasks.add_metric([target, status], count)
+        yield tasks
 
 
 class MetricsExporter:
@@ -104,10 +116,13 @@ class MetricsExporter:
     content_type = CONTENT_TYPE_LATEST
 
     def __init__(self, database: Database, settings: Settings) -> None:
+        from evidencehub.publish.service import task_counts
         from evidencehub.tasks.queue import queue_depth
 
         self._live = CollectorRegistry(auto_describe=False)
-        self._live.register(LiveStateCollector(database, lambda: queue_depth(settings)))
+        self._live.register(
+            LiveStateCollector(database, lambda: queue_depth(settings), lambda: task_counts(database))
+        )
 
     def render(self) -> bytes:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

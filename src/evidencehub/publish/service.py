@@ -346,6 +346,17 @@ def _slice_counts(database: Database, job_id: str) -> dict[str, int]:
     return dict(rows)
 
 
+def task_counts(database: Database) -> list[tuple[str, str, int]]:
+    """How many upload tasks each target has in each status (served by the (target, status) index)."""
+    with database.session() as session:
+        rows = session.execute(
+            select(UploadTask.target, UploadTask.status, func.count()).group_by(
+                UploadTask.target, UploadTask.status
+            )
+        ).all()
+    return [(target, status, int(count)) for target, status, count in rows]
+
+
 def get_job(database: Database, job_id: str) -> JobOut:
     with database.session() as session:
         job = session.get(PublishJob, job_id)
