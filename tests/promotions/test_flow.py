@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from rich.console import Console
 from sqlalchemy import select
 
+from evidencehub.cli import promote_cmd
 from evidencehub.config import Settings, load_settings
 from evidencehub.db.session import Database
 from evidencehub.emulators.octane.runner import RunningEmulator
@@ -100,6 +104,23 @@ def test_a_promotion_stores_the_bundle_publishes_and_links_the_regression_item(
     assert [item["status"] for item in as_json["jobs"][0]["slices"]] == ["success"] * 3
     listed = cli("promote", "list")
     assert promotion["job_name"] in listed.stdout and "succeeded" in listed.stdout
+
+
+def test_promote_show_at_a_terminal_stays_live_until_the_promotion_ends(
+    database: Database, octane_settings: Settings, cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EVIDENCEHUB_PROMOTIONS__WATCH_INTERVAL_SECONDS", "0.2")
+    store_run(database, cases(3))
+    promotion_id = str(ask(cli)["id"])
+    screen = io.StringIO()
+    monkeypatch.setattr(promote_cmd, "console", Console(file=screen, force_terminal=True, width=160))
+    once = cli("promote", "show", promotion_id, "--once")  # nobody works on it yet: one snapshot, at once
+    assert once.exit_code == 0, once.stderr
+    assert "requested" in screen.getvalue() and "succeeded" not in screen.getvalue()
+    with worker(load_settings()):
+        live = cli("promote", "show", promotion_id)  # at a terminal: refreshed until the promotion ends
+    assert live.exit_code == 0, live.stderr
+    assert "succeeded" in screen.getvalue()
 
 
 def test_at_most_one_active_promotion_per_build_and_target(

@@ -231,7 +231,13 @@ def list_(
 def show(
     ctx: typer.Context,
     promotion_id: Annotated[int, typer.Argument(metavar="ID", help="Promotion id.")],
-    watch: Annotated[bool, typer.Option("--watch", help="Refresh until the promotion has finished.")] = False,
+    watch: Annotated[
+        bool | None,
+        typer.Option(
+            "--watch/--once",
+            help="Refresh until the promotion has finished (default: while it runs, at a terminal).",
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Machine-readable output (the dashboard's).")
     ] = False,
@@ -247,6 +253,9 @@ def show(
         return service.promotion_detail(database, settings, organization_id, promotion_id)
 
     current = detail()
+    # At a terminal the tab stays live while the promotion runs; a script or a pipe gets one snapshot.
+    if watch is None:
+        watch = console.is_terminal and not as_json
     if watch and current.promotion.state.value in ACTIVE:
         interval = settings.promotions.watch_interval_seconds
         if as_json:
