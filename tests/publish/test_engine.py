@@ -46,6 +46,20 @@ def with_env(monkeypatch: pytest.MonkeyPatch, **values: str) -> Settings:
     return load_settings()
 
 
+def queue_of_three(emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Octane holding at most 3 queued tasks, and our budget set to the same; slices of 5."""
+    emulator.configure(tasks_per_second=40, queue_limit=3)
+    return with_env(monkeypatch, queue_limit="3", max_runs_per_call="5")
+
+
+def assert_budget_held(emulator: RunningEmulator) -> dict[str, Any]:
+    """Never more than 3 of our tasks queued, so Octane never refused one as queue-full."""
+    counters: dict[str, Any] = emulator.counters()
+    assert counters["max_queued"] <= 3
+    assert counters["posts_rejected_queue_full"] == 0
+    return counters
+
+
 def test_happy_path_every_slice_tracked_in_table_events_view_and_log(
     database: Database, octane_settings: Settings, octane_emulator: RunningEmulator
 ) -> None:
@@ -92,14 +106,11 @@ def test_the_in_flight_budget_keeps_queue_full_rare(
     octane_emulator: RunningEmulator,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    octane_emulator.configure(tasks_per_second=40, queue_limit=3)
-    settings = with_env(monkeypatch, queue_limit="3", max_runs_per_call="5")
+    settings = queue_of_three(octane_emulator, monkeypatch)
     run_id = store_run(database, cases(60))
     job = publish_runs(database, settings, run_id)
     assert job.state == "succeeded"
-    counters = octane_emulator.counters()
-    assert counters["max_queued"] <= 3
-    assert counters["posts_rejected_queue_full"] == 0
+    assert_budget_held(octane_emulator)
     assert_exactly(octane_emulator, names(60))
 
 
@@ -111,8 +122,7 @@ def test_two_jobs_into_one_queue_share_the_budget(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Two promotions publishing at once (a worker's two consumer threads): together, not each, ≤ the limit.
-    octane_emulator.configure(tasks_per_second=40, queue_limit=3)
-    settings = with_env(monkeypatch, queue_limit="3", max_runs_per_call="5")
+    settings = queue_of_three(octane_emulator, monkeypatch)
     runs = [store_run(database, cases(40, prefix=f"com.job{index}")) for index in (1, 2)]
     jobs: list[JobOut] = []
     start = threading.Barrier(2)
@@ -127,9 +137,7 @@ def test_two_jobs_into_one_queue_share_the_budget(
     for thread in threads:
         thread.join(timeout=120)
     assert sorted(job.state for job in jobs) == ["succeeded", "succeeded"]
-    counters = octane_emulator.counters()
-    assert counters["max_queued"] <= 3
-    assert counters["posts_rejected_queue_full"] == 0
+    counters = assert_budget_held(octane_emulator)
     runs_held = stored_runs(octane_emulator)
     expected = sorted(
         (case.classname, case.name) for index in (1, 2) for case in cases(40, prefix=f"com.job{index}")
