@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/triage.py
 	$(BIN)/python bench/publish.py
+	$(BIN)/python bench/pdf.py
 
 # The API under load with 1,000,000 stored results (SQLite, and PostgreSQL when configured); ~20 min.
 bench-api: $(STAMP)

@@ -1,10 +1,13 @@
 """Rendering a report document to HTML (Jinja2, autoescaped) and PDF (Chromium print-to-PDF).
 
 Chromium (Debian's, driven by Playwright) was chosen over WeasyPrint by
-measurement on this project's report template (bench/README.md, "PDF
-rendering"): 3x faster on a 400-failure report (≈3 s against ≈9 s) and its
-memory lives and dies with a short browser process, where WeasyPrint grew the
-long-running worker by ≈140 MB per rendering process.
+measurement on this project's report template (bench/pdf.py; bench/README.md,
+"PDF rendering"). On a 400-failure evidence report Chromium takes ≈2.2 s;
+WeasyPrint on the same HTML clips the message column (it ignores
+``word-break: break-word``), and with ``overflow-wrap: anywhere`` added it lays
+the table out as Chromium does in ≈31 s. Chromium's ≈600 MB peak lives and dies
+with a short browser process; WeasyPrint peaks at ≈100 MB but inside the
+worker, which kept ≈55 MB after five renderings.
 """
 
 from __future__ import annotations
