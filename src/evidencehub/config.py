@@ -240,7 +240,7 @@ class PromotionSettings(Section):
     max_attempts: int = Field(
         10, ge=1, description="Runs of one promotion's job (crashes, transient errors) before it fails."
     )
-    watch_interval_seconds: float = Field(2.0, gt=0, description="Refresh of `promote show` while it is live.")
+    watch_interval_seconds: float = Field(2.0, gt=0, description="Refresh of a live `promote show`.")
 
 
 class XraySettings(Section):
