@@ -18,9 +18,14 @@ app = typer.Typer(help="Run emulators of the remote systems evidencehub publishe
 Host = Annotated[str, typer.Option(help="Address to listen on (keep it on loopback).")]
 Port = Annotated[int, typer.Option(help="Port (0 picks a free one and prints it).")]
 Fault500 = Annotated[float, typer.Option(min=0, max=1, help="Probability of a 500.")]
+Fault502 = Annotated[float, typer.Option(min=0, max=1, help="Probability of a 502 (proxy).")]
 Fault503 = Annotated[float, typer.Option(min=0, max=1, help="Probability of a 503.")]
 Fault429 = Annotated[float, typer.Option(min=0, max=1, help="Probability of a 429 with Retry-After.")]
 Seed = Annotated[int | None, typer.Option(help="Random seed for reproducible faults.")]
+ExpireAfter = Annotated[
+    int | None,
+    typer.Option(min=1, help="A session (Xray: the Cloud token) expires after this many requests."),
+]
 
 
 def _pairs(values: list[str], label: str, shape: str, parameter: str) -> dict[str, str]:
@@ -51,11 +56,18 @@ def _api_keys(pairs: list[str], credentials_file: Path | None) -> dict[str, str]
 
 
 def _common_faults(
-    fault_500: float, fault_503: float, fault_429: float, latency_ms: float, drop: float, seed: int | None
+    fault_500: float,
+    fault_502: float,
+    fault_503: float,
+    fault_429: float,
+    latency_ms: float,
+    drop: float,
+    seed: int | None,
 ) -> dict[str, Any]:
     """The faults both emulators inject, under their config's names."""
     return {
         "error_500": fault_500,
+        "error_502": fault_502,
         "error_503": fault_503,
         "throttle_429": fault_429,
         "latency_ms": latency_ms,
@@ -102,11 +114,9 @@ def emulate_octane(
     tasks_per_second: Annotated[float, typer.Option(min=0, help="Processing rate (0 pauses).")] = 5.0,
     queue_full_mode: Annotated[str, typer.Option(help="Answer queue-full with 503 or 429.")] = "503",
     session_ttl: Annotated[float, typer.Option(help="Session lifetime in seconds.")] = 86400.0,
-    expire_session_after: Annotated[
-        int | None, typer.Option(help="A session stops working after this many requests.")
-    ] = None,
+    expire_session_after: ExpireAfter = None,
     fault_500: Fault500 = 0.0,
-    fault_502: Annotated[float, typer.Option(min=0, max=1, help="Probability of a 502 (proxy).")] = 0.0,
+    fault_502: Fault502 = 0.0,
     fault_503: Fault503 = 0.0,
     fault_429: Fault429 = 0.0,
     latency_ms: Annotated[float, typer.Option(min=0, help="Added latency per request.")] = 0.0,
@@ -139,8 +149,7 @@ def emulate_octane(
         session_ttl_seconds=session_ttl,
         session_expire_after_requests=expire_session_after,
         faults=FaultConfig(
-            **_common_faults(fault_500, fault_503, fault_429, latency_ms, drop_connections, seed),
-            error_502=fault_502,
+            **_common_faults(fault_500, fault_502, fault_503, fault_429, latency_ms, drop_connections, seed),
             lost_tasks=lost_tasks,
         ),
     )
@@ -178,7 +187,9 @@ def emulate_xray(
     ] = None,
     rate_window: Annotated[float, typer.Option(min=0.001, help="Rate-limit window in seconds.")] = 300.0,
     token_ttl: Annotated[float, typer.Option(min=0.001, help="Cloud token lifetime in seconds.")] = 86400.0,
+    expire_token_after: ExpireAfter = None,
     fault_500: Fault500 = 0.0,
+    fault_502: Fault502 = 0.0,
     fault_503: Fault503 = 0.0,
     fault_429: Fault429 = 0.0,
     latency_ms: Annotated[float, typer.Option(min=0, help="Added latency per import.")] = 0.0,
@@ -206,8 +217,9 @@ def emulate_xray(
         rate_limit_requests=rate_limit,
         rate_limit_window_seconds=rate_window,
         token_ttl_seconds=token_ttl,
+        token_expire_after_requests=expire_token_after,
         faults=XrayFaults(
-            **_common_faults(fault_500, fault_503, fault_429, latency_ms, drop_connections, seed)
+            **_common_faults(fault_500, fault_502, fault_503, fault_429, latency_ms, drop_connections, seed)
         ),
     )
     _serve(

@@ -72,6 +72,31 @@ def test_cloud_tokens_expire(xray_cloud: RunningXrayEmulator) -> None:
     assert wrong.status_code == 401
 
 
+def test_cloud_tokens_expire_after_some_requests(xray_cloud: RunningXrayEmulator) -> None:
+    xray_cloud.configure(token_expire_after_requests=2)
+    headers = {"Authorization": f"Bearer {cloud_token(xray_cloud)}"}
+    statuses = [
+        httpx.post(xray_cloud.url + CLOUD_IMPORT, json=NEW_EXECUTION, headers=headers).status_code
+        for _ in range(4)
+    ]
+    assert statuses == [200, 200, 401, 401]
+    expired = httpx.post(xray_cloud.url + CLOUD_IMPORT, json=NEW_EXECUTION, headers=headers)
+    assert expired.json()["error"] == "Authentication failed. Token expired."
+    fresh = {"Authorization": f"Bearer {cloud_token(xray_cloud)}"}
+    assert httpx.post(xray_cloud.url + CLOUD_IMPORT, json=NEW_EXECUTION, headers=fresh).status_code == 200
+    counters = xray_cloud.counters()
+    assert (counters["tokens_expired_by_count"], counters["tokens_issued"], counters["imports"]) == (1, 2, 3)
+
+
+def test_an_injected_502_is_a_proxy_page_and_imports_nothing(xray_server: RunningXrayEmulator) -> None:
+    xray_server.set_faults(error_502=1.0)
+    answer = httpx.post(xray_server.url + SERVER_IMPORT, json=NEW_EXECUTION, auth=(USER, PASSWORD))
+    assert answer.status_code == 502
+    assert answer.headers["content-type"].startswith("text/html") and "502 Bad Gateway" in answer.text
+    counters = xray_server.counters()
+    assert counters["fault_502"] == 1 and counters.get("imports", 0) == 0
+
+
 @pytest.mark.parametrize(
     ("flavour", "status", "error"),
     [
@@ -151,12 +176,14 @@ def test_the_client_reports_validation_errors_and_refusals(xray_server: RunningX
     ):
         client.import_execution(json.dumps(NEW_EXECUTION).encode())
     assert USER in refused.value.message and "nope" not in refused.value.message
+    assert refused.value.details["check"] == "authorization"  # Server/DC: no token to renew, a clear refusal
 
 
 def test_emulate_xray_serves_until_stopped() -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "evidencehub", "emulate", "xray", "--port", "0", "--flavour", "cloud",
-         "--api-key", f"{CLIENT_ID}:{CLIENT_SECRET}", "--rate-limit", "300"],
+         "--api-key", f"{CLIENT_ID}:{CLIENT_SECRET}", "--rate-limit", "300",
+         "--fault-502", "1", "--expire-token-after", "1"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=os.environ.copy(),
@@ -172,7 +199,17 @@ def test_emulate_xray_serves_until_stopped() -> None:
             f"{url}/api/v2/authenticate", json={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
         )
         assert answer.status_code == 200 and isinstance(answer.json(), str)
-        assert httpx.get(f"{url}/__emulator__/counters").json()["tokens_issued"] == 1
+        headers = {"Authorization": f"Bearer {answer.json()}"}
+        statuses = [
+            httpx.post(url + CLOUD_IMPORT, json=NEW_EXECUTION, headers=headers).status_code for _ in range(2)
+        ]
+        assert statuses == [502, 401]  # --fault-502 1, then --expire-token-after 1
+        counters = httpx.get(f"{url}/__emulator__/counters").json()
+        assert (counters["tokens_issued"], counters["fault_502"], counters["tokens_expired_by_count"]) == (
+            1,
+            1,
+            1,
+        )
     finally:
         process.terminate()
         process.wait(timeout=15)

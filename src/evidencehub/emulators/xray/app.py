@@ -4,8 +4,10 @@ Server/DC: ``/rest/raven/{1.0|2.0}/import/execution`` and ``…/junit`` (Basic
 or a personal access token). Cloud: ``/api/{v1|v2}/authenticate`` then the
 same import paths under ``/api/{v1|v2}`` with the token. The other flavour's
 paths answer 404, as a wrong base URL would. Errors use Xray's
-``{"error": "…"}`` body. ``/__emulator__/…`` reads back what was imported,
-seeds issues, and changes configuration and faults.
+``{"error": "…"}`` body, except an injected 502: a proxy's HTML page, as in
+front of a real Jira. Faults apply to imports only. ``/__emulator__/…``
+reads back what was imported, seeds issues, and changes configuration and
+faults.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from lxml import etree
 
-from evidencehub.emulators.octane.faults import _dropping
+from evidencehub.emulators.octane.faults import PROXY_502_BODY, _dropping
 from evidencehub.emulators.xray.config import XrayFaults
 from evidencehub.emulators.xray.state import Execution, Issue, XrayApiError, XrayEmulatorState
 
@@ -97,6 +99,10 @@ def create_app(state: XrayEmulatorState) -> FastAPI:  # noqa: PLR0915 - one clos
     async def api_error(_request: Request, error: XrayApiError) -> JSONResponse:
         return JSONResponse({"error": error.message}, status_code=error.status, headers=error.headers)
 
+    @app.exception_handler(_ProxyError)
+    async def proxy_error(_request: Request, _error: _ProxyError) -> Response:
+        return Response(PROXY_502_BODY, status_code=502, media_type="text/html")
+
     def prefixes() -> tuple[str, ...]:
         return CLOUD_PREFIXES if state.config.flavour == "cloud" else SERVER_PREFIXES
 
@@ -108,9 +114,15 @@ def create_app(state: XrayEmulatorState) -> FastAPI:  # noqa: PLR0915 - one clos
         faults = state.config.faults
         if faults.latency_ms > 0:
             await asyncio.sleep(faults.latency_ms / 1000)
-        for status, probability in ((500, faults.error_500), (503, faults.error_503)):
+        for status, probability in (
+            (500, faults.error_500),
+            (502, faults.error_502),
+            (503, faults.error_503),
+        ):
             if state.chance(probability):
                 state.count(f"fault_{status}")
+                if status == 502:
+                    raise _ProxyError
                 raise XrayApiError(
                     status, "Internal server error" if status == 500 else "Service unavailable"
                 )
@@ -226,6 +238,10 @@ def create_app(state: XrayEmulatorState) -> FastAPI:  # noqa: PLR0915 - one clos
         return {"state": "reset"}
 
     return app
+
+
+class _ProxyError(Exception):
+    """An injected 502: the proxy in front of Jira answers with its HTML page, Xray never sees the import."""
 
 
 class _DroppedResponse(JSONResponse):

@@ -13,6 +13,9 @@ class XrayFaults(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     error_500: float = Field(0.0, ge=0, le=1, description="500 before processing.")
+    error_502: float = Field(
+        0.0, ge=0, le=1, description="502 with a proxy's HTML page (not Xray's JSON), before processing."
+    )
     error_503: float = Field(0.0, ge=0, le=1, description="503 before processing.")
     throttle_429: float = Field(0.0, ge=0, le=1, description="429 with Retry-After, before processing.")
     retry_after_seconds: float = Field(1.0, ge=0, description="Retry-After of injected 429s.")
@@ -31,6 +34,9 @@ class XrayEmulatorConfig(BaseModel):
     tokens: list[str] = Field(default_factory=list, description="Server/DC: personal access tokens.")
     api_keys: dict[str, str] = Field(default_factory=dict, description="Cloud: client_id → client_secret.")
     token_ttl_seconds: float = Field(24 * 3600.0, gt=0, description="Cloud: lifetime of a token.")
+    token_expire_after_requests: int | None = Field(
+        None, ge=1, description="Cloud: a token stops working (401, as if expired) after this many requests."
+    )
     projects: list[str] | None = Field(None, description="Known project keys (None: any key).")
     rate_limit_requests: int | None = Field(
         None, ge=1, description="Requests per window per caller (Cloud Standard: 300); None: no limit."

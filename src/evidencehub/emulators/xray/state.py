@@ -86,6 +86,7 @@ class XrayEmulatorState:
             self.executions: dict[str, Execution] = {}
             self.counters: Counter[str] = Counter()
             self.tokens: dict[str, tuple[str, float]] = {}  # token → (client id, expiry)
+            self.token_uses: Counter[str] = Counter()  # token → requests it authorised
             self.windows: dict[str, deque[float]] = {}
             self.not_before: dict[str, float] = {}  # body sha256 → when a refused body may come again
             self._next_number: Counter[str] = Counter()
@@ -149,9 +150,15 @@ class XrayEmulatorState:
                 if entry is None:
                     self.counters["auth_failures"] += 1
                     raise XrayApiError(401, "Authentication failed. Invalid or missing token.")
+                limit = self.config.token_expire_after_requests
+                if limit is not None and self.token_uses[value] >= limit and time.monotonic() < entry[1]:
+                    # used up: from now on the token is refused exactly as a timed-out one is
+                    self.tokens[value] = entry = (entry[0], 0.0)
+                    self.counters["tokens_expired_by_count"] += 1
                 if time.monotonic() >= entry[1]:
                     self.counters["auth_failures"] += 1
                     raise XrayApiError(401, "Authentication failed. Token expired.")
+                self.token_uses[value] += 1
                 return entry[0]
             if scheme.lower() == "bearer" and value in self.config.tokens:
                 return "token:" + hashlib.sha256(value.encode()).hexdigest()[:8]

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import threading
+from typing import Any
 
+import httpx
 import pytest
 
 from evidencehub.config import Settings, XraySettings
@@ -95,6 +98,46 @@ def test_faults_and_dropped_answers_neither_lose_nor_duplicate(
     assert_landed_once(xray_server, names_of(items))
 
 
+@sqlite_only
+def test_proxy_502_pages_are_retried_and_every_test_lands_once(
+    database: Database,
+    xray_settings: Settings,
+    xray_server: RunningXrayEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    xray_server.set_faults(error_502=0.3, seed=5)
+    monkeypatch.setenv("EVIDENCEHUB_XRAY__RETRY_MAX_ATTEMPTS", "20")  # so no slice runs out of tries
+    from evidencehub.config import load_settings
+
+    items = cases(60, failing_every=5)
+    run_id = store_run(database, items, project="shop")
+    job = publish_run_to_xray(database, load_settings(), PublishRequest(project_key="SHOP", run_ids=[run_id]))
+    assert job.state == "succeeded", job.error
+    counters = xray_server.counters()
+    assert counters["fault_502"] > 0
+    assert counters.get("run_overwrites", 0) == 0  # a 502 comes from the proxy: nothing to import twice
+    assert_landed_once(xray_server, names_of(items))
+
+
+@sqlite_only
+def test_a_cloud_token_that_expires_mid_publish_is_renewed_without_duplicates(
+    database: Database, xray_cloud_settings: Settings, xray_cloud: RunningXrayEmulator
+) -> None:
+    xray_cloud.configure(token_expire_after_requests=2)  # 60 tests in slices of 10: several tokens
+    items = cases(60, failing_every=5)
+    run_id = store_run(database, items, project="shop")
+    job = publish_run_to_xray(
+        database, xray_cloud_settings, PublishRequest(project_key="SHOP", run_ids=[run_id], cloud=True)
+    )
+    assert job.state == "succeeded", job.error
+    counters = xray_cloud.counters()
+    assert counters["tokens_expired_by_count"] >= 2
+    # one sign-in to prepare the job, one for its first slice, then one per expiry: never more
+    assert counters["tokens_issued"] == counters["tokens_expired_by_count"] + 2
+    assert counters.get("run_overwrites", 0) == 0
+    assert_landed_once(xray_cloud, names_of(items))
+
+
 def test_an_expired_cloud_token_is_renewed_once(xray_cloud: RunningXrayEmulator) -> None:
     xray_cloud.configure(token_ttl_seconds=1.0)  # long enough for the first import on a busy machine
     settings = XraySettings.model_validate(
@@ -116,6 +159,44 @@ def test_an_expired_cloud_token_is_renewed_once(xray_cloud: RunningXrayEmulator)
     assert second.key == first.key
     counters = xray_cloud.counters()
     assert (counters["tokens_issued"], counters["auth_failures"]) == (2, 1)
+
+
+def test_a_token_another_thread_renewed_and_used_up_is_renewed_again(
+    xray_cloud: RunningXrayEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    xray_cloud.configure(token_expire_after_requests=1)  # every token serves one import
+    settings = XraySettings.model_validate(
+        {
+            "base_url": xray_cloud.url,
+            "flavour": "cloud",
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            **{name.lower(): value for name, value in FAST.items()},
+        }
+    )
+    new_execution = json.dumps({"info": {"project": "SHOP", "summary": "race"}, "tests": []}).encode()
+    with XrayClient(settings) as client:
+        client.import_execution(new_execution)  # the shared token is used up
+        send = client._send
+        raced: list[str] = []
+
+        def send_then_race(method: str, url: str, policy: Any, **kwargs: Any) -> httpx.Response:
+            response = send(method, url, policy, **kwargs)
+            if response.status_code == 401 and not raced:
+                raced.append("refused")
+                # another worker, refused with the same token, renews first and its replay uses that up
+                worker = threading.Thread(
+                    target=lambda: raced.append(client.import_execution(new_execution).key)
+                )
+                worker.start()
+                worker.join()
+            return response
+
+        monkeypatch.setattr(client, "_send", send_then_race)
+        answer = client.import_execution(new_execution)
+    assert answer.key and len(raced) == 2  # the other worker's import went through too
+    counters = xray_cloud.counters()
+    assert (counters["imports"], counters["tokens_issued"], counters["tokens_expired_by_count"]) == (3, 3, 2)
 
 
 @sqlite_only

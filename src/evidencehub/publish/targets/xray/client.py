@@ -4,7 +4,9 @@
   Basic auth or a personal access token (Bearer).
 * Cloud: ``{base}/api/v2/authenticate`` exchanges the client id/secret for a
   token (valid 24 h), sent as Bearer; on a 401 the client authenticates again
-  once and replays the request once. Threads share one token.
+  and replays the request. Threads share one token: a thread refused with a
+  token another thread already renewed replays with the new one, and a request
+  authenticates at most once, so bad credentials still fail fast.
 * Requests stay within ``requests_per_window`` per ``window_seconds`` (Cloud:
   300 per 5 minutes) through a token bucket whose burst plus refill never
   exceeds the budget in any window. A 429 pauses *every* thread of the client
@@ -187,10 +189,14 @@ class XrayClient(RemoteClient):
             assert self._token is not None
             return self._token_generation, f"Bearer {self._token}"
 
-    def _forget_token(self, generation: int) -> None:
+    def _renewed(self, refused: int, policy: RetryPolicy) -> tuple[int, str, bool]:
+        """The token to replay with after generation ``refused`` got a 401, and whether we just made it."""
         with self._auth_lock:
-            if self._token_generation == generation:
-                self._token = None
+            renewing = self._token_generation == refused  # else another thread has renewed it already
+            if renewing:
+                self._authenticate(policy)
+            assert self._token is not None
+            return self._token_generation, f"Bearer {self._token}", renewing
 
     def _authed(self, method: str, url: str, policy: RetryPolicy, **kwargs: Any) -> httpx.Response:
         headers = dict(kwargs.pop("headers", None) or {})
@@ -198,10 +204,12 @@ class XrayClient(RemoteClient):
         response = self._send(
             method, url, policy, headers={**headers, "Authorization": authorization}, **kwargs
         )
-        if response.status_code == 401 and self.credentials.kind == "client":
+        renewed = False
+        # A token renewed by another thread can be used up before our replay reaches Xray: follow
+        # renewals until a token this request obtained itself is refused (then the credentials are).
+        while response.status_code == 401 and self.credentials.kind == "client" and not renewed:
             log.info("Xray Cloud token refused (401); authenticating again", url=url)
-            self._forget_token(generation)
-            _generation, authorization = self._authorization(policy)
+            generation, authorization, renewed = self._renewed(generation, policy)
             response = self._send(
                 method, url, policy, headers={**headers, "Authorization": authorization}, **kwargs
             )
