@@ -18,7 +18,7 @@ import httpx
 import uvicorn
 from starlette.types import ASGIApp
 
-from evidencehub.emulators.drops import silence_deliberate_drops
+from evidencehub.emulators.faults import silence_deliberate_drops
 
 Lifespan = Literal["on", "off"]
 

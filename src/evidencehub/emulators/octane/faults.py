@@ -14,14 +14,10 @@ import json
 import secrets
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from evidencehub.emulators.drops import EmulatedConnectionDrop
+from evidencehub.emulators.faults import PROXY_502_BODY, dropping
 from evidencehub.emulators.octane.state import EmulatorState
-
-PROXY_502_BODY = (
-    b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
-)
 
 
 def error_body(code: str, description: str, **extra: Any) -> dict[str, Any]:
@@ -58,7 +54,7 @@ class FaultMiddleware:
             return
         if self._chance(faults.drop_connection):
             self._count("fault_drop")
-            await self.app(scope, receive, _dropping(send))
+            await self.app(scope, receive, dropping(send))
             return
         await self.app(scope, receive, send)
 
@@ -111,16 +107,3 @@ class FaultMiddleware:
         headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
-
-
-def _dropping(send: Send) -> Send:
-    """A ``send`` that passes the status line and half the body, then breaks the connection."""
-
-    async def dropping_send(message: Message) -> None:
-        if message["type"] == "http.response.body":
-            body = message.get("body", b"")
-            await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
-            raise EmulatedConnectionDrop
-        await send(message)
-
-    return dropping_send

@@ -20,7 +20,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from lxml import etree
 
-from evidencehub.emulators.octane.faults import PROXY_502_BODY, _dropping
+from evidencehub.emulators.faults import PROXY_502_BODY, dropping
 from evidencehub.emulators.xray.config import XrayFaults
 from evidencehub.emulators.xray.state import Execution, Issue, XrayApiError, XrayEmulatorState
 
@@ -248,4 +248,4 @@ class _DroppedResponse(JSONResponse):
     """Applied, but the connection breaks mid-answer: the client cannot know it took effect."""
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await super().__call__(scope, receive, _dropping(send))
+        await super().__call__(scope, receive, dropping(send))

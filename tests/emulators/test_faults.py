@@ -1,11 +1,11 @@
-"""Deliberately dropped connections stay out of uvicorn's error log; real errors do not."""
+"""Faults shared by the emulators: deliberately dropped connections stay out of uvicorn's error log."""
 
 from __future__ import annotations
 
 import logging
 import sys
 
-from evidencehub.emulators.drops import EmulatedConnectionDrop, silence_deliberate_drops
+from evidencehub.emulators.faults import EmulatedConnectionDrop, silence_deliberate_drops
 
 
 def _record(error: BaseException) -> logging.LogRecord:
