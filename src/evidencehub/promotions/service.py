@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from evidencehub.auth.audit import record_event
+from evidencehub.auth.audit import EventOrigin, record_event
 from evidencehub.config import Settings
 from evidencehub.db.base import utcnow
 from evidencehub.db.session import Database
@@ -266,9 +266,7 @@ def request_promotion(
     request: PromotionCreate,
     *,
     requester: str,
-    user_id: int | None = None,
-    api_token_id: int | None = None,
-    ip: str | None = None,
+    origin: EventOrigin | None = None,
 ) -> PromotionOut:
     """Record a promotion and put its evidence job on the task queue.
 
@@ -280,6 +278,7 @@ def request_promotion(
     """
     from evidencehub.tasks import enqueue
 
+    origin = origin or EventOrigin()  # who and from where, for the security log (none from the CLI)
     target = request.target or settings.promotions.default_target
     targets_for(settings, request.project)  # a misconfigured target fails the request, not the job
     what = f"build '{request.build}' of {request.project} {request.release} → {target}"
@@ -302,7 +301,7 @@ def request_promotion(
             upload_regression=request.upload_regression,
             regression_key=request.regression_key,
             requester=requester,
-            requested_by=user_id,
+            requested_by=origin.user_id,
             reason=request.reason,
             state=PromotionState.REQUESTED.value,
             job_name="",
@@ -329,9 +328,9 @@ def request_promotion(
             session,
             "promotion_requested",
             organization_id=organization_id,
-            user_id=user_id,
-            api_token_id=api_token_id,
-            ip=ip,
+            user_id=origin.user_id,
+            api_token_id=origin.api_token_id,
+            ip=origin.ip,
             subject=f"promotion {promotion.id}",
             details={
                 "project": request.project,
@@ -355,9 +354,7 @@ def cancel_promotion(
     promotion_id: int,
     *,
     actor: str,
-    user_id: int | None = None,
-    api_token_id: int | None = None,
-    ip: str | None = None,
+    origin: EventOrigin | None = None,
 ) -> PromotionOut:
     """Cancel a promotion; harmless when it is already cancelling or cancelled.
 
@@ -368,6 +365,7 @@ def cancel_promotion(
     """
     from evidencehub.tasks import enqueue
 
+    origin = origin or EventOrigin()
     with database.session() as session:
         promotion = _promotion(session, organization_id, promotion_id)
         before = promotion.state
@@ -415,9 +413,9 @@ def cancel_promotion(
                 session,
                 "promotion_cancelled",
                 organization_id=organization_id,
-                user_id=user_id,
-                api_token_id=api_token_id,
-                ip=ip,
+                user_id=origin.user_id,
+                api_token_id=origin.api_token_id,
+                ip=origin.ip,
                 subject=f"promotion {promotion_id}",
                 details={"from_state": before, "to_state": after},
             )

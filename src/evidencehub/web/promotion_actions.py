@@ -17,7 +17,7 @@ from evidencehub.web.deps import event_origin, services
 
 async def request_promotion(request: Request, principal: Principal, body: PromotionCreate) -> PromotionOut:
     """Record the promotion and put its evidence job on the task queue, both or neither."""
-    app, origin = services(request), event_origin(request, principal)
+    app = services(request)
     return await run_in_threadpool(
         promotions.request_promotion,
         app.database,
@@ -25,15 +25,13 @@ async def request_promotion(request: Request, principal: Principal, body: Promot
         principal.organization_id,
         body,
         requester=principal.name,
-        user_id=origin.user_id,
-        api_token_id=origin.api_token_id,
-        ip=origin.ip,
+        origin=event_origin(request, principal),
     )
 
 
 async def cancel_promotion(request: Request, principal: Principal, promotion_id: int) -> PromotionOut:
     """Cancel the promotion (requested → cancelled at once; otherwise cancelling, then delinked)."""
-    app, origin = services(request), event_origin(request, principal)
+    app = services(request)
     return await run_in_threadpool(
         promotions.cancel_promotion,
         app.database,
@@ -41,7 +39,5 @@ async def cancel_promotion(request: Request, principal: Principal, promotion_id:
         principal.organization_id,
         promotion_id,
         actor=principal.name,
-        user_id=origin.user_id,
-        api_token_id=origin.api_token_id,
-        ip=origin.ip,
+        origin=event_origin(request, principal),
     )
