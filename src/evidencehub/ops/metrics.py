@@ -61,7 +61,7 @@ RATE_LIMITED = Counter(
 
 
 def count_triage_decisions(by_source: Mapping[str, int]) -> None:
-    """Count an automatic triage pass's decisions (a person's own decisions are counted where made)."""
+    """Count triage decisions by source: a triage pass's automatic ones, or a person's."""
     for source, count in by_source.items():
         TRIAGE_DECISIONS.labels(source=source).inc(count)
 

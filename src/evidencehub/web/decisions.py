@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from evidencehub.auth.audit import EventOrigin
 from evidencehub.auth.service import Principal
-from evidencehub.ops.metrics import TRIAGE_DECISIONS
+from evidencehub.ops.metrics import count_triage_decisions
 from evidencehub.triage import service as triage
-from evidencehub.triage.categories import Category
+from evidencehub.triage.categories import Category, Source
 from evidencehub.triage.schemas import DecisionOut
 from evidencehub.web.deps import AppServices
 
@@ -46,7 +46,7 @@ def decide_failure(
         organization_id=principal.organization_id,
         origin=origin,
     )
-    TRIAGE_DECISIONS.labels(source="human").inc()
+    count_triage_decisions({Source.HUMAN.value: 1})
     return decision
 
 
@@ -71,5 +71,5 @@ def decide_cluster(
         organization_id=principal.organization_id,
         origin=origin,
     )
-    TRIAGE_DECISIONS.labels(source="human").inc()
+    count_triage_decisions({Source.HUMAN.value: 1})
     return decision
