@@ -7,7 +7,7 @@ replace a kind with :func:`register_kind` (the audit domain registers "audit").
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -236,10 +236,13 @@ def triage_sections(session: Session, organization_id: int, parameters: ReportPa
     )
     rows: list[list[str]] = []
     for report in reports.values():
+        # Who decided a cluster's failures one by one, gathered in one pass over the run's failures.
+        deciders: defaultdict[str, set[str]] = defaultdict(set)
+        for failure in report.failures:
+            if failure.decided_by:
+                deciders[failure.cluster].add(failure.decided_by)
         for cluster in explained_clusters(session, report):
-            decided_by = cluster.decided_by or ", ".join(
-                sorted({f.decided_by for f in report.failures if f.cluster == cluster.id and f.decided_by})
-            )
+            decided_by = cluster.decided_by or ", ".join(sorted(deciders.get(cluster.id, ())))
             rows.append([str(report.run), *map(str, summary_row(cluster)), decided_by, cluster.explanation])
     clusters = Section(
         "Unique errors",
